@@ -1,0 +1,202 @@
+"""Steps shared by every evaluator: preparing inputs, and turning rule results into a card.
+
+Both the compiled engine and the reference evaluator call these, so the two differ
+only in how they evaluate conditions, never in how inputs are cleaned or totals added.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from leadscore.errors import DataError
+from leadscore.language import syntax as ast
+from leadscore.language.program import ProgramRule, ProgramScoring
+from leadscore.model import Activity, Contact
+from leadscore.runtime import Site
+from leadscore.scorecard import Award, Diagnostic, RuleResult, ScoreCard
+
+UTC = dt.UTC
+_MAX_VALUE_REPR = 80
+# A contact with thousands of bad values would otherwise carry thousands of diagnostics.
+MAX_DIAGNOSTICS_PER_RULE = 20
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def resolve_instant(at: dt.datetime | None, default_timezone: ZoneInfo | None) -> dt.datetime:
+    """Return the scoring instant in UTC: now when ``at`` is None."""
+    if at is None:
+        return dt.datetime.now(UTC)
+    if not isinstance(at, dt.datetime):
+        raise TypeError(f"at must be a datetime.datetime, got {type(at).__name__}")
+    if at.tzinfo is None:
+        if default_timezone is None:
+            raise DataError(
+                f"the scoring instant {at.isoformat()} has no time zone",
+                hint="pass an aware datetime such as datetime(2026, 6, 30, tzinfo=UTC), "
+                "or create the engine with default_timezone=",
+            )
+        at = at.replace(tzinfo=default_timezone)
+    return at.astimezone(UTC)
+
+
+def _full_key(activity: Activity) -> tuple[Any, ...]:
+    return (activity.occurred_at, activity.type, activity.id or "", repr(sorted(activity.attributes.items())))
+
+
+def prepare_activities(
+    contact: Contact,
+    activities: Iterable[Activity],
+    at: dt.datetime,
+    default_timezone: ZoneInfo | None,
+) -> list[Activity]:
+    """Validate, deduplicate and filter a contact's activities for scoring as of ``at``.
+
+    Activities after ``at`` are dropped. Of several activities with one id, the first
+    by (time, type, attributes) counts, whatever order they arrive in. A naive
+    ``occurred_at`` takes ``default_timezone`` or raises DataError.
+    """
+    kept: list[Activity] = []
+    by_id: dict[str, int] = {}
+    for activity in activities:
+        if activity.__class__ is not Activity and not isinstance(activity, Activity):
+            raise TypeError(f"expected leadscore.Activity, got {type(activity).__name__}")
+        if activity.contact_id != contact.id:
+            raise DataError(
+                f"activity {activity.id or activity.type!r} belongs to contact {activity.contact_id!r}, "
+                f"not to {contact.id!r}",
+                hint="pass only the activities of the contact being scored",
+            )
+        if activity.occurred_at.tzinfo is None:
+            if default_timezone is None:
+                raise DataError(
+                    f"activity {activity.id or activity.type!r} of contact {contact.id!r} has a naive occurred_at",
+                    field="occurred_at",
+                    hint="give occurred_at a time zone, or create the engine with default_timezone=",
+                )
+            activity = attrs.evolve(activity, occurred_at=activity.occurred_at.replace(tzinfo=default_timezone))
+        if activity.id is not None:
+            seen = by_id.get(activity.id)
+            if seen is not None:
+                if _full_key(activity) < _full_key(kept[seen]):
+                    kept[seen] = activity
+                continue
+            by_id[activity.id] = len(kept)
+        kept.append(activity)
+    return [activity for activity in kept if activity.occurred_at <= at]
+
+
+def sort_awards(awards: list[Award]) -> tuple[Award, ...]:
+    """Order awards oldest first, with ties broken by content so input order never shows."""
+    awards.sort(key=lambda award: (award.activity.occurred_at, award.activity.type, award.activity.id or ""))
+    for index in range(1, len(awards)):
+        previous, current = awards[index - 1].activity, awards[index].activity
+        if (previous.occurred_at, previous.type, previous.id) == (current.occurred_at, current.type, current.id):
+            awards.sort(key=lambda award: _full_key(award.activity))
+            break
+    return tuple(awards)
+
+
+# ---------------------------------------------------------------- diagnostics sites
+
+
+def source_text(node: Any) -> str:
+    """Return the rule text a syntax node was parsed from."""
+    span: ast.Span = node.span
+    return span.origin.text[span.start : span.end]
+
+
+def _is_constant(node: Any) -> bool:
+    return isinstance(node, (ast.Literal_, ast.ListLiteral))
+
+
+def site_for(rule: int, node: Any) -> Site:
+    """Return where a diagnostic about ``node`` points: the operand that holds data, not the literal."""
+    if isinstance(node, (ast.Compare, ast.Binary)) and node.right is not None:
+        if _is_constant(node.left) and not _is_constant(node.right):
+            return Site(rule, source_text(node.right), 1)
+        return Site(rule, source_text(node.left), 0)
+    if isinstance(node, (ast.Matches, ast.Glob)):
+        return Site(rule, source_text(node.left))
+    if isinstance(node, ast.Unary):
+        return Site(rule, source_text(node.operand))
+    if isinstance(node, ast.Call) and node.args:
+        return Site(rule, source_text(node.args[0]))
+    return Site(rule, source_text(node))
+
+
+# ---------------------------------------------------------------- results to cards
+
+
+def activity_rule_result(rule: ProgramRule, valid: list[Award]) -> RuleResult:
+    """Add up the valid awards of an ``on`` rule and apply its cap."""
+    raw = sum(award.points for award in valid)
+    points = raw
+    if rule.cap is not None:
+        points = min(raw, rule.cap) if rule.points >= 0 else max(raw, -rule.cap)
+    return RuleResult(
+        rule=rule.name,
+        kind="activity",
+        points=points,
+        met=bool(valid),
+        capped=points != raw,
+        awards=sort_awards(valid),
+    )
+
+
+def profile_rule_result(rule: ProgramRule, met: bool) -> RuleResult:
+    """Return a ``when`` rule's contribution: its points while the condition holds."""
+    return RuleResult(rule=rule.name, kind="profile", points=rule.points if met else 0, met=met)
+
+
+def diagnostics_for(
+    scoring: ProgramScoring, raw: Iterable[tuple[int, str, Any, str]]
+) -> tuple[Diagnostic, ...]:
+    """Turn raw diagnostics into sorted, deduplicated `Diagnostic` values."""
+    unique = set()
+    for rule_index, text, value, message in raw:
+        shown = repr(value)
+        if len(shown) > _MAX_VALUE_REPR:
+            shown = shown[: _MAX_VALUE_REPR - 1] + "…"
+        unique.add(Diagnostic(scoring.name, scoring.rules[rule_index].name, text, shown, message))
+    ordered = sorted(unique)
+    per_rule: dict[str, int] = {}
+    kept = []
+    for diagnostic in ordered:
+        count = per_rule.get(diagnostic.rule, 0)
+        per_rule[diagnostic.rule] = count + 1
+        if count < MAX_DIAGNOSTICS_PER_RULE:
+            kept.append(diagnostic)
+    return tuple(kept)
+
+
+def assemble_card(
+    scoring: ProgramScoring,
+    contact_id: str,
+    at: dt.datetime,
+    results: Sequence[RuleResult],
+    diagnostics: tuple[Diagnostic, ...],
+) -> ScoreCard:
+    """Add up rule contributions, apply floor and ceiling, and find the level reached."""
+    total = sum(result.points for result in results)
+    if scoring.floor is not None and total < scoring.floor:
+        total = scoring.floor
+    if scoring.ceiling is not None and total > scoring.ceiling:
+        total = scoring.ceiling
+    reached = tuple(threshold for threshold in scoring.thresholds if total >= threshold.points)
+    return ScoreCard(
+        scoring=scoring.name,
+        contact_id=contact_id,
+        at=at,
+        total=total,
+        level=reached[-1].name if reached else None,
+        thresholds_reached=reached,
+        breakdown=tuple(results),
+        diagnostics=diagnostics,
+    )

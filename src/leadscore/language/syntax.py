@@ -1,0 +1,338 @@
+"""The syntax tree: what the rule text says, as frozen attrs nodes with source spans.
+
+The parser builds these nodes and the checker reads them. Nodes record what was
+written, including clauses that the checker will reject (two ``award`` clauses, say),
+so that every error can point at the exact text. Meaning is resolved later, in
+`leadscore.language.checker`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, TypeAlias
+
+import attrs
+
+from leadscore.model import Duration
+
+
+@attrs.frozen
+class Origin:
+    """Where rule text came from: a file path, ``"<string>"`` or ``"config"``, and the text itself."""
+
+    source: str
+    text: str = attrs.field(repr=False)
+
+    def line(self, number: int) -> str:
+        """Return the 1-based line ``number`` of the text, or an empty string past the end."""
+        lines = self.text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+@attrs.frozen
+class Span:
+    """A 1-based line and column range in the source, plus character offsets."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    start: int
+    end: int
+    origin: Origin = attrs.field(eq=False, repr=False)
+
+
+# ---------------------------------------------------------------- expressions
+
+LiteralKind = Literal["number", "text", "boolean", "null", "date", "datetime", "duration"]
+
+
+@attrs.frozen
+class Literal_:
+    """A constant: number, text, boolean, null, date, datetime or duration."""
+
+    value: object
+    kind: LiteralKind
+    span: Span
+    # Datetime literals written without a zone are kept so the checker can reject them by name.
+    zone_missing: bool = False
+
+
+@attrs.frozen
+class ListLiteral:
+    """A list of expressions in square brackets."""
+
+    items: tuple[Expr, ...]
+    span: Span
+
+
+@attrs.frozen
+class Field:
+    """``contact.a.b`` or ``activity.x``: a path into the profile or the activity."""
+
+    root: Literal["contact", "activity"]
+    path: tuple[str, ...]
+    span: Span
+
+    @property
+    def text(self) -> str:
+        """The field as a user would write it, for messages."""
+        parts = [self.root]
+        for key in self.path:
+            parts.append(f".{key}" if key.isidentifier() else f"[{key!r}]")
+        return "".join(parts)
+
+
+@attrs.frozen
+class Call:
+    """A function call such as ``lower(contact.country)``."""
+
+    name: str
+    args: tuple[Expr, ...]
+    span: Span
+    name_span: Span
+
+
+AggregateFunction = Literal["count", "sum", "min", "max", "avg", "first", "last", "exists"]
+
+
+@attrs.frozen
+class Aggregate:
+    """``count(page_visit where … within 30 days)`` and its kin, over one activity type."""
+
+    function: AggregateFunction
+    activity_type: str
+    attribute: tuple[str, ...]
+    where: Expr | None
+    within: Duration | None
+    span: Span
+    type_span: Span
+    within_span: Span | None = None
+
+    @property
+    def attribute_text(self) -> str:
+        """The aggregated attribute as written, for messages."""
+        return "activity." + ".".join(self.attribute)
+
+
+@attrs.frozen
+class Unary:
+    """``not x`` or ``-x``."""
+
+    op: Literal["not", "-"]
+    operand: Expr
+    span: Span
+
+
+@attrs.frozen
+class Binary:
+    """Arithmetic: ``+``, ``-``, ``*``, ``/`` or ``%``."""
+
+    op: Literal["+", "-", "*", "/", "%"]
+    left: Expr
+    right: Expr
+    span: Span
+    op_span: Span
+
+
+@attrs.frozen
+class BoolOp:
+    """``a and b and c`` or ``a or b``: operands are evaluated left to right and short-circuit."""
+
+    op: Literal["and", "or"]
+    operands: tuple[Expr, ...]
+    span: Span
+
+
+CompareOp = Literal[
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "not in",
+    "contains",
+    "starts with",
+    "ends with",
+    "is empty",
+    "is not empty",
+]
+
+
+@attrs.frozen
+class Compare:
+    """A comparison; ``right`` is None for ``is empty`` and ``is not empty``."""
+
+    op: CompareOp
+    left: Expr
+    right: Expr | None
+    span: Span
+    op_span: Span
+
+
+@attrs.frozen
+class Matches:
+    """``x matches /pattern/flags`` (RE2 syntax, searched anywhere in the text)."""
+
+    left: Expr
+    pattern: str
+    flags: str
+    span: Span
+    pattern_span: Span
+
+
+@attrs.frozen
+class Glob:
+    """``x glob "*/pricing*"``: the whole text must match the shell-style pattern."""
+
+    left: Expr
+    pattern: str
+    span: Span
+    pattern_span: Span
+
+
+Expr: TypeAlias = (
+    Literal_ | ListLiteral | Field | Call | Aggregate | Unary | Binary | BoolOp | Compare | Matches | Glob
+)
+
+# ---------------------------------------------------------------- clauses
+
+
+@attrs.frozen
+class When:
+    """``when CONDITION``: a profile rule, true or false as of the scoring instant."""
+
+    condition: Expr
+    span: Span
+
+
+@attrs.frozen
+class On:
+    """``on TYPE [or TYPE …] [where CONDITION]``: an activity rule."""
+
+    activity_types: tuple[str, ...]
+    type_spans: tuple[Span, ...]
+    where: Expr | None
+    span: Span
+
+
+@attrs.frozen
+class AwardClause:
+    """``award N [each|once]``."""
+
+    points: int
+    mode: Literal["each", "once"] | None
+    span: Span
+    points_span: Span
+
+
+@attrs.frozen
+class MaxClause:
+    """``max N``: the cap on a rule's contribution."""
+
+    points: int
+    span: Span
+    points_span: Span
+
+
+@attrs.frozen
+class Expire:
+    """``expire after D``, ``expire never`` or ``expire on DATE``."""
+
+    kind: Literal["after", "never", "on"]
+    duration: Duration | None
+    date: dt.date | None
+    span: Span
+    value_span: Span
+
+
+Clause: TypeAlias = When | On | AwardClause | MaxClause | Expire
+
+
+@attrs.frozen
+class Rule:
+    """``rule "NAME" { clauses }``, or a rule body taken from config."""
+
+    name: str
+    clauses: tuple[Clause, ...]
+    span: Span
+    name_span: Span
+
+
+# ---------------------------------------------------------------- scorings
+
+
+@attrs.frozen
+class ThresholdDecl:
+    """``threshold "NAME" at N``."""
+
+    name: str
+    points: int
+    span: Span
+    name_span: Span
+
+
+@attrs.frozen
+class Setting:
+    """A scoring-wide setting: ``floor N``, ``ceiling N``, ``timezone "ZONE"`` or ``notify once``."""
+
+    name: Literal["floor", "ceiling", "timezone", "notify"]
+    value: object
+    span: Span
+    value_span: Span
+
+
+ScoringItem: TypeAlias = ThresholdDecl | Expire | Setting | Rule
+
+
+@attrs.frozen
+class Scoring:
+    """``scoring "NAME" { … }``: thresholds, settings and rules scored together."""
+
+    name: str
+    items: tuple[ScoringItem, ...]
+    span: Span
+    name_span: Span
+
+
+# ---------------------------------------------------------------- declarations
+
+
+@attrs.frozen
+class FieldDecl:
+    """``name: type`` inside a declaration."""
+
+    name: str
+    type_name: str
+    span: Span
+    type_span: Span
+
+
+@attrs.frozen
+class ContactDecl:
+    """``declare contact { field: type, … }``: the profile fields rules may use."""
+
+    fields: tuple[FieldDecl, ...]
+    span: Span
+
+
+@attrs.frozen
+class ActivityDecl:
+    """``declare activity TYPE { attribute: type, … }``: an activity type and its attributes."""
+
+    activity_type: str
+    fields: tuple[FieldDecl, ...]
+    span: Span
+    type_span: Span
+
+
+Item: TypeAlias = Scoring | ContactDecl | ActivityDecl
+
+
+@attrs.frozen
+class RuleFile:
+    """A parsed file or config: its items in source order."""
+
+    items: tuple[Item, ...]

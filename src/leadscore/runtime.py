@@ -1,0 +1,569 @@
+"""Value semantics shared by the compiled engine and the reference evaluator.
+
+Every operator of the language is defined once here. The compiled engine inlines fast
+paths for the common cases and calls these functions for everything else, and the
+reference evaluator calls them always, so both agree by construction and the property
+tests check that the fast paths do too.
+
+The rules these functions implement:
+
+- A missing value (None, or a float NaN from a data frame) makes every comparison
+  false, ``!=`` included, and never raises. ``is empty`` tests for it.
+- A value of the wrong type (text compared with a number) also makes the comparison
+  false and records a diagnostic naming the rule, the expression and the value.
+- Booleans are not numbers: ``true == 1`` is a type mismatch.
+- A date compared with a datetime stands for the start of that date in the scoring's
+  time zone. A naive datetime in the data takes the engine's default time zone, or is
+  a type mismatch when there is none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Final
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import attrs
+from dateutil.relativedelta import relativedelta
+
+from leadscore.language.program import Validity
+from leadscore.model import EXACT_UNITS, Duration
+
+UTC: Final = dt.UTC
+DAY: Final = dt.timedelta(days=1)
+
+# ---------------------------------------------------------------- evaluation context
+
+
+@attrs.define(slots=True)
+class EvalContext:
+    """The instant and time zones of one evaluation, and where diagnostics are collected.
+
+    ``diagnostics`` receives ``(rule index, expression text, value, message)`` tuples.
+    """
+
+    at: dt.datetime
+    timezone: ZoneInfo
+    default_timezone: ZoneInfo | None
+    diagnostics: list[tuple[int, str, Any, str]] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Site:
+    """A place in a rule where a value is used: the rule and the expression text for diagnostics.
+
+    ``side`` says which operand a type mismatch is blamed on: 0 for the left, 1 for the
+    right (chosen when the left is a literal and the right is not).
+    """
+
+    rule: int
+    text: str
+    side: int = 0
+
+
+def report(ctx: EvalContext, site: Site, value: Any, message: str) -> None:
+    """Record a diagnostic for a value that a rule could not use."""
+    ctx.diagnostics.append((site.rule, site.text, value, message))
+
+
+# ---------------------------------------------------------------- value classes
+
+
+def is_missing(value: Any) -> bool:
+    """True for None and for a float NaN, which data frames use for missing cells."""
+    return value is None or (value.__class__ is float and value != value)
+
+
+def value_class(value: Any) -> str:
+    """Return the language's name for the type of a data value."""
+    cls = value.__class__
+    if cls is str:
+        return "text"
+    if cls is bool:
+        return "boolean"
+    if cls is int or cls is float:
+        return "number"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, numbers.Real):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dt.datetime):
+        return "datetime"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, Mapping):
+        return "mapping"
+    return type(value).__name__
+
+
+_ARTICLES = {
+    "text": "text",
+    "boolean": "true or false",
+    "number": "a number",
+    "datetime": "a date and time",
+    "date": "a date",
+    "list": "a list",
+    "mapping": "a mapping",
+    "null": "null",
+}
+
+
+def describe_class(name: str) -> str:
+    """Return a value class with its article, for messages: ``a number``, ``text``."""
+    return _ARTICLES.get(name, f"a {name}")
+
+
+def _instant(ctx: EvalContext, value: Any) -> dt.datetime | None:
+    """Return a date or datetime as an aware datetime, or None when it cannot be placed in time."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            return value
+        if ctx.default_timezone is None:
+            return None
+        return value.replace(tzinfo=ctx.default_timezone)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(0), tzinfo=ctx.timezone)
+    return None
+
+
+def _mismatch(ctx: EvalContext, site: Site, left: Any, right: Any, what: str) -> bool:
+    if is_missing(left) or is_missing(right):
+        return False
+    value, other = (right, left) if site.side else (left, right)
+    value_name = value_class(value)
+    if value_name == "datetime" and value.tzinfo is None:
+        report(ctx, site, value, "this date and time has no time zone; set the engine's default_timezone")
+        return False
+    report(
+        ctx,
+        site,
+        value,
+        f"{describe_class(value_name)} cannot be {what} {describe_class(value_class(other))}, "
+        "so the condition is false",
+    )
+    return False
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def _comparable(ctx: EvalContext, left: Any, right: Any) -> tuple[Any, Any] | None:
+    """Return both operands in a form Python can compare, or None when their types never match."""
+    left_class = value_class(left)
+    right_class = value_class(right)
+    if left_class == right_class and left_class in ("number", "text", "boolean", "list"):
+        return left, right
+    if left_class in ("date", "datetime") and right_class in ("date", "datetime"):
+        if left_class == right_class == "date":
+            return left, right
+        left_instant = _instant(ctx, left)
+        right_instant = _instant(ctx, right)
+        if left_instant is None or right_instant is None:
+            return None
+        return left_instant, right_instant
+    return None
+
+
+def equal(ctx: EvalContext, site: Site, left: Any, right: Any) -> bool:
+    """``left == right``."""
+    if is_missing(left) or is_missing(right):
+        return False
+    pair = _comparable(ctx, left, right)
+    if pair is None:
+        return _mismatch(ctx, site, left, right, "compared with")
+    if left.__class__ in (list, tuple):
+        return list(pair[0]) == list(pair[1])
+    return bool(pair[0] == pair[1])
+
+
+def not_equal(ctx: EvalContext, site: Site, left: Any, right: Any) -> bool:
+    """``left != right``; false, not true, when either side is missing."""
+    if is_missing(left) or is_missing(right):
+        return False
+    pair = _comparable(ctx, left, right)
+    if pair is None:
+        return _mismatch(ctx, site, left, right, "compared with")
+    if left.__class__ in (list, tuple):
+        return list(pair[0]) != list(pair[1])
+    return bool(pair[0] != pair[1])
+
+
+def order(ctx: EvalContext, site: Site, op: str, left: Any, right: Any) -> bool:
+    """``<``, ``<=``, ``>`` and ``>=`` on numbers, text, dates and datetimes."""
+    if is_missing(left) or is_missing(right):
+        return False
+    pair = _comparable(ctx, left, right)
+    if pair is None or value_class(left) in ("boolean", "list"):
+        return _mismatch(ctx, site, left, right, "ordered against")
+    a, b = pair
+    if op == "<":
+        return bool(a < b)
+    if op == "<=":
+        return bool(a <= b)
+    if op == ">":
+        return bool(a > b)
+    return bool(a >= b)
+
+
+def _member(ctx: EvalContext, item: Any, collection: Any) -> bool | None:
+    """Return whether ``item`` is in ``collection``, or None when the types never match."""
+    if collection.__class__ is str or isinstance(collection, str):
+        if value_class(item) != "text":
+            return None
+        return item in collection
+    if not isinstance(collection, (list, tuple, set, frozenset)):
+        return None
+    item_class = value_class(item)
+    matched_class = False
+    for element in collection:
+        if is_missing(element):
+            continue
+        pair = _comparable(ctx, item, element)
+        if pair is None:
+            continue
+        matched_class = True
+        if pair[0] == pair[1]:
+            return True
+    if not matched_class and collection and item_class not in ("null",):
+        return None
+    return False
+
+
+def member(ctx: EvalContext, site: Site, item: Any, collection: Any) -> bool:
+    """``item in collection``: membership in a list, or a substring of text."""
+    if is_missing(item) or is_missing(collection):
+        return False
+    found = _member(ctx, item, collection)
+    if found is None:
+        return _mismatch(ctx, site, item, collection, "looked up in")
+    return found
+
+
+def not_member(ctx: EvalContext, site: Site, item: Any, collection: Any) -> bool:
+    """``item not in collection``; false, not true, when either side is missing."""
+    if is_missing(item) or is_missing(collection):
+        return False
+    found = _member(ctx, item, collection)
+    if found is None:
+        return _mismatch(ctx, site, item, collection, "looked up in")
+    return not found
+
+
+def contains(ctx: EvalContext, site: Site, collection: Any, item: Any) -> bool:
+    """``collection contains item``: the mirror image of ``in``."""
+    if is_missing(item) or is_missing(collection):
+        return False
+    found = _member(ctx, item, collection)
+    if found is None:
+        return _mismatch(ctx, Site(site.rule, site.text, 1 - site.side), item, collection, "looked up in")
+    return found
+
+
+def starts_with(ctx: EvalContext, site: Site, text: Any, prefix: Any) -> bool:
+    """``text starts with prefix``."""
+    if is_missing(text) or is_missing(prefix):
+        return False
+    if value_class(text) != "text" or value_class(prefix) != "text":
+        return _mismatch(ctx, site, text, prefix, "tested against")
+    return bool(text.startswith(prefix))
+
+
+def ends_with(ctx: EvalContext, site: Site, text: Any, suffix: Any) -> bool:
+    """``text ends with suffix``."""
+    if is_missing(text) or is_missing(suffix):
+        return False
+    if value_class(text) != "text" or value_class(suffix) != "text":
+        return _mismatch(ctx, site, text, suffix, "tested against")
+    return bool(text.endswith(suffix))
+
+
+def matches(ctx: EvalContext, site: Site, text: Any, regex: Any) -> bool:
+    """``text matches /regex/``: RE2 search anywhere in the text."""
+    if is_missing(text):
+        return False
+    if value_class(text) != "text":
+        report(ctx, site, text, f"'matches' needs text, but this is {describe_class(value_class(text))}")
+        return False
+    return regex.search(text) is not None
+
+
+def glob(ctx: EvalContext, site: Site, text: Any, matcher: Callable[[str], bool]) -> bool:
+    """``text glob "pattern"``: the whole text must match."""
+    if is_missing(text):
+        return False
+    if value_class(text) != "text":
+        report(ctx, site, text, f"'glob' needs text, but this is {describe_class(value_class(text))}")
+        return False
+    return matcher(text)
+
+
+def is_empty(value: Any) -> bool:
+    """True for a missing value, blank text, and an empty list or mapping."""
+    if is_missing(value):
+        return True
+    if value.__class__ is str or isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, (list, tuple, set, frozenset, Mapping)):
+        return len(value) == 0
+    return False
+
+
+def truth(ctx: EvalContext, site: Site, value: Any) -> bool:
+    """A value used as a condition: only ``true`` holds; text or numbers add a diagnostic."""
+    if value is True:
+        return True
+    if value is False or is_missing(value):
+        return False
+    report(ctx, site, value, f"a condition must be true or false, but this is {describe_class(value_class(value))}")
+    return False
+
+
+# ---------------------------------------------------------------- arithmetic and functions
+
+
+def add_duration(instant: Any, duration: Duration, timezone: ZoneInfo, sign: int = 1) -> Any:
+    """Move a date or datetime by a duration; months and years step the calendar in ``timezone``."""
+    amount = duration.amount * sign
+    if duration.unit in EXACT_UNITS:
+        step = amount * EXACT_UNITS[duration.unit]
+        if isinstance(instant, dt.datetime):
+            return instant + step
+        return instant + dt.timedelta(days=step.days)
+    delta = relativedelta(months=amount) if duration.unit == "months" else relativedelta(years=amount)
+    if isinstance(instant, dt.datetime) and instant.tzinfo is not None:
+        # Step the wall clock in the scoring's zone, so 31 January + 1 month is the last day of February there.
+        local = instant.astimezone(timezone)
+        return (local + delta).astimezone(UTC)
+    return instant + delta
+
+
+def arithmetic(ctx: EvalContext, site: Site, op: str, left: Any, right: Any) -> Any:
+    """``+ - * / %`` on numbers, ``+`` on text, and a duration added to a date or time."""
+    if is_missing(left) or is_missing(right):
+        return None
+    if right.__class__ is Duration or left.__class__ is Duration:
+        duration, other = (right, left) if right.__class__ is Duration else (left, right)
+        if value_class(other) in ("date", "datetime") and op in ("+", "-"):
+            if other.__class__ is dt.datetime and other.tzinfo is None:
+                placed = _instant(ctx, other)
+                if placed is None:
+                    _mismatch(ctx, site, other, duration, "moved by")
+                    return None
+                other = placed
+            return add_duration(other, duration, ctx.timezone, -1 if op == "-" else 1)
+        _mismatch(ctx, site, other, duration, "moved by")
+        return None
+    left_class = value_class(left)
+    right_class = value_class(right)
+    if left_class == right_class == "number":
+        if isinstance(left, Decimal) != isinstance(right, Decimal):
+            left, right = float(left), float(right)
+        if op == "+":
+            return left + right
+        if op == "-":
+            return left - right
+        if op == "*":
+            return left * right
+        if right == 0:
+            report(ctx, site, right, f"division by zero in '{op}', so the result is null")
+            return None
+        return left / right if op == "/" else left % right
+    if op == "+" and left_class == right_class == "text":
+        return left + right
+    _mismatch(ctx, site, left, right, "combined with")
+    return None
+
+
+def negate(ctx: EvalContext, site: Site, value: Any) -> Any:
+    """Unary minus."""
+    if is_missing(value):
+        return None
+    if value_class(value) != "number":
+        report(ctx, site, value, f"cannot negate {describe_class(value_class(value))}")
+        return None
+    return -value
+
+
+def _text_function(name: str, method: Callable[[str], str]) -> Callable[[EvalContext, Site, Any], Any]:
+    def apply(ctx: EvalContext, site: Site, value: Any) -> Any:
+        if is_missing(value):
+            return None
+        if value_class(value) != "text":
+            report(ctx, site, value, f"{name}() needs text, but this is {describe_class(value_class(value))}")
+            return None
+        return method(value)
+
+    return apply
+
+
+lower = _text_function("lower", str.lower)
+upper = _text_function("upper", str.upper)
+
+
+def length(ctx: EvalContext, site: Site, value: Any) -> Any:
+    """``len(x)`` of text or a list."""
+    if is_missing(value):
+        return None
+    if value_class(value) not in ("text", "list"):
+        report(ctx, site, value, f"len() needs text or a list, but this is {describe_class(value_class(value))}")
+        return None
+    return len(value)
+
+
+def _domain_of(text: str) -> str | None:
+    text = text.strip()
+    if "@" in text and "/" not in text:
+        host = text.rsplit("@", 1)[1]
+    else:
+        try:
+            host = urlsplit(text if "//" in text else "//" + text).hostname or ""
+        except ValueError:
+            return None
+    host = host.strip().strip(".").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    return host or None
+
+
+def domain(ctx: EvalContext, site: Site, value: Any) -> Any:
+    """``domain(x)``: the host of a URL or the domain of an e-mail address, lowercased, without ``www.``."""
+    if is_missing(value):
+        return None
+    if value_class(value) != "text":
+        report(ctx, site, value, f"domain() needs text, but this is {describe_class(value_class(value))}")
+        return None
+    return _domain_of(value)
+
+
+def filled(*values: Any) -> int:
+    """``filled(a, b, …)``: how many of the values are not empty."""
+    return sum(1 for value in values if not is_empty(value))
+
+
+def days_since(ctx: EvalContext, site: Site, value: Any) -> Any:
+    """``days_since(x)``: whole 24-hour periods from ``x`` to the scoring instant."""
+    if is_missing(value):
+        return None
+    instant = _instant(ctx, value)
+    if instant is None:
+        if value_class(value) == "datetime":
+            report(ctx, site, value, "this date and time has no time zone; set the engine's default_timezone")
+        else:
+            report(
+                ctx, site, value, f"days_since() needs a date or time, but this is {describe_class(value_class(value))}"
+            )
+        return None
+    return math.floor((ctx.at - instant) / DAY)
+
+
+def field(mapping: Mapping[str, Any], path: Sequence[str]) -> Any:
+    """Follow a path of keys through nested mappings; None where any step is missing."""
+    value: Any = mapping
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+# ---------------------------------------------------------------- expiry and windows
+
+
+def expiry(occurred_at: dt.datetime, validity: Validity, timezone: ZoneInfo) -> dt.datetime | None:
+    """Return the instant an award stops being valid, or None when it never does."""
+    if validity.kind == "never":
+        return None
+    if validity.kind == "until":
+        return validity.until
+    assert validity.duration is not None
+    result: dt.datetime = add_duration(occurred_at, validity.duration, timezone)
+    return result
+
+
+def window_start(at: dt.datetime, within: Duration | None, timezone: ZoneInfo) -> dt.datetime | None:
+    """Return the exclusive lower bound of an aggregate's window, or None for no bound."""
+    if within is None:
+        return None
+    result: dt.datetime = add_duration(at, within, timezone, -1)
+    return result
+
+
+def _in_window(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> list[tuple[dt.datetime, Any, Any]]:
+    if lower is None:
+        return [entry for entry in entries if entry[0] <= at]
+    return [entry for entry in entries if lower < entry[0] <= at]
+
+
+def aggregate_count(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> int:
+    """``count(TYPE …)`` over entries of ``(occurred_at, value, activity)`` in the window ``(lower, at]``."""
+    return len(_in_window(entries, lower, at))
+
+
+def aggregate_exists(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> bool:
+    """``exists(TYPE …)``."""
+    return bool(_in_window(entries, lower, at))
+
+
+def aggregate_first(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> dt.datetime | None:
+    """``first(TYPE …)``: the earliest instant in the window, or None."""
+    return min((entry[0] for entry in _in_window(entries, lower, at)), default=None)
+
+
+def aggregate_last(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> dt.datetime | None:
+    """``last(TYPE …)``: the latest instant in the window, or None."""
+    return max((entry[0] for entry in _in_window(entries, lower, at)), default=None)
+
+
+def aggregate_numeric(
+    ctx: EvalContext,
+    site: Site,
+    function: str,
+    entries: Sequence[tuple[dt.datetime, Any, Any]],
+    lower: dt.datetime | None,
+    at: dt.datetime,
+) -> Any:
+    """``sum``, ``min``, ``max`` or ``avg`` of the attribute values in the window."""
+    return aggregate_values(ctx, site, function, [entry[1] for entry in _in_window(entries, lower, at)])
+
+
+def aggregate_values(ctx: EvalContext, site: Site, function: str, values: Sequence[Any]) -> Any:
+    """Combine attribute values for ``sum``, ``min``, ``max`` and ``avg``; missing values are skipped."""
+    numbers_found: list[Any] = []
+    for value in values:
+        if is_missing(value):
+            continue
+        if value_class(value) != "number":
+            report(ctx, site, value, f"{function}() needs numbers, but this is {describe_class(value_class(value))}; it is skipped")
+            continue
+        numbers_found.append(value)
+    if function == "sum":
+        return _sum(numbers_found)
+    if not numbers_found:
+        return None
+    if function == "min":
+        return min(numbers_found)
+    if function == "max":
+        return max(numbers_found)
+    return _sum(numbers_found) / len(numbers_found)
+
+
+def _sum(values: Sequence[Any]) -> Any:
+    if any(isinstance(value, Decimal) for value in values) and not all(
+        isinstance(value, (Decimal, int)) for value in values
+    ):
+        values = [float(value) for value in values]
+    # fsum keeps float sums independent of the order the activities arrive in.
+    if any(value.__class__ is float for value in values):
+        return math.fsum(values)
+    return sum(values)
