@@ -50,7 +50,9 @@ def _check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], path: list[s
     for key in table:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; the keys are {', '.join(allowed)}"
+            hint = (
+                f"; did you mean '{close[0]}'?" if close else f"; the keys are {', '.join(allowed)}"
+            )
             raise ConfigError(f"unknown key '{key}'{hint}", path)
 
 
@@ -86,8 +88,10 @@ def _field_decls(fields: Mapping[str, Any], path: list[str]) -> tuple[ast.FieldD
     decls = []
     for name, type_name in fields.items():
         if not isinstance(type_name, str):
-            raise ConfigError(f"expected a type name such as \"text\", got {type_name!r}", [*path, str(name)])
-        span = _setting_span(f"{name} = {type_name}")
+            raise ConfigError(
+                f'expected a type name such as "text", got {type_name!r}', [*path, str(name)]
+            )
+        span = _setting_span(f"{'.'.join([*path, str(name)])} = {type_name}")
         decls.append(ast.FieldDecl(str(name), type_name, span, span))
     return tuple(decls)
 
@@ -108,9 +112,14 @@ def _scoring(name: str, body: Mapping[str, Any]) -> ast.Scoring:
             _check_keys(entry, ("name", "at"), entry_path)
             if "name" not in entry or "at" not in entry:
                 raise ConfigError("a threshold needs 'name' and 'at'", entry_path)
+            if not isinstance(entry["name"], str):
+                name = entry["name"]
+                raise ConfigError(f"expected the name as text, got {name!r}", [*entry_path, "name"])
             pairs.append((entry["name"], entry["at"]))
     else:
-        raise ConfigError("expected a table such as { MQL = 100 } or a list of {name, at}", [*path, "thresholds"])
+        raise ConfigError(
+            "expected a table such as { MQL = 100 } or a list of {name, at}", [*path, "thresholds"]
+        )
     for threshold_name, points in pairs:
         value = _integer(points, [*path, "thresholds", str(threshold_name)])
         span = _setting_span(f"thresholds.{threshold_name} = {value}")
@@ -119,7 +128,10 @@ def _scoring(name: str, body: Mapping[str, Any]) -> ast.Scoring:
     if "expire" in body:
         text = body["expire"]
         if not isinstance(text, str):
-            raise ConfigError('expected text such as "after 90 days", "never" or "on 2027-01-01"', [*path, "expire"])
+            raise ConfigError(
+                'expected text such as "after 90 days", "never" or "on 2027-01-01"',
+                [*path, "expire"],
+            )
         scoring_items.append(parse_expire(text, scoring=name))
     for key in ("floor", "ceiling"):
         if key in body:
@@ -129,7 +141,9 @@ def _scoring(name: str, body: Mapping[str, Any]) -> ast.Scoring:
     if "timezone" in body:
         zone = body["timezone"]
         if not isinstance(zone, str):
-            raise ConfigError('expected a time zone name such as "Europe/Prague"', [*path, "timezone"])
+            raise ConfigError(
+                'expected a time zone name such as "Europe/Prague"', [*path, "timezone"]
+            )
         span = _setting_span(f"timezone = {zone}")
         scoring_items.append(ast.Setting("timezone", zone, span, span))
     if "notify" in body:
@@ -141,7 +155,10 @@ def _scoring(name: str, body: Mapping[str, Any]) -> ast.Scoring:
 
     for rule_name, text in _mapping(body.get("rules", {}), [*path, "rules"]).items():
         if not isinstance(text, str):
-            raise ConfigError("expected the rule as text, such as 'on download award 10'", [*path, "rules", str(rule_name)])
+            raise ConfigError(
+                "expected the rule as text, such as 'on download award 10'",
+                [*path, "rules", str(rule_name)],
+            )
         scoring_items.append(parse_rule_body(text, rule=str(rule_name), scoring=name))
 
     span = _setting_span(f"scorings.{name}")

@@ -62,6 +62,8 @@ class SourceLocation:
             return f"{place}, column {self.column}"
         if self.source == "config" and self.scoring is not None:
             return f"config, scoring {_quote(self.scoring)}"
+        if self.source == "config":
+            return "config"  # a declaration from config: the snippet names the key
         return f"{self.source}:{self.line}:{self.column}"
 
     def snippet(self) -> str:
@@ -204,7 +206,7 @@ class DataError(LeadscoreError, ValueError):
 
 
 class DeliveryError(LeadscoreError):
-    """A sink or enricher failed to deliver a hand-over; ``retryable`` tells if a retry can help.
+    """A sink or enricher failed to deliver a hand-over; ``retryable`` is True if a retry can help.
 
     ``retry_after`` is the number of seconds the receiver asked to wait (an HTTP
     ``Retry-After``), or None. The dispatcher logs the message, so it must name no

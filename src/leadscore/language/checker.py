@@ -85,7 +85,9 @@ def _in_source_order(problems: list[Problem]) -> list[Problem]:
     # line would interleave them; they keep the order in which they were checked.
     if any(p.location is None or p.location.source == "config" for p in problems):
         return problems
-    return sorted(problems, key=lambda p: (p.location.line, p.location.column) if p.location else (0, 0))
+    return sorted(
+        problems, key=lambda p: (p.location.line, p.location.column) if p.location else (0, 0)
+    )
 
 
 def _article(static_type: str) -> str:
@@ -164,18 +166,25 @@ class _Checker:
             if item.name in seen:
                 first = seen[item.name].span.line
                 self.scoring = item.name
-                self.error(f"duplicate scoring name '{item.name}'; the first is on line {first}", item.name_span)
+                self.error(
+                    f"duplicate scoring name '{item.name}'; the first is on line {first}",
+                    item.name_span,
+                )
                 continue
             seen[item.name] = item
             scorings.append(self._check_scoring(item, len(scorings)))
 
-        if not seen and not self.errors:
-            self.warnings.append(Problem("warning", "the rules define no scoring, so nothing is scored"))
+        has_tests = any(isinstance(item, ast.TestBlock) for item in rule_file.items)
+        if not seen and not self.errors and not has_tests:
+            self.warnings.append(
+                Problem("warning", "the rules define no scoring, so nothing is scored")
+            )
         return Program(
             scorings=tuple(scorings),
             contact_fields=self.contact_fields,
             activity_attributes=self.activity_attributes,
             warnings=tuple(self.warnings),
+            tests=tuple(item for item in rule_file.items if isinstance(item, ast.TestBlock)),
         )
 
     def _field_types(self, fields: Sequence[ast.FieldDecl]) -> dict[str, str]:
@@ -195,7 +204,9 @@ class _Checker:
 
     def _declare_contact(self, declaration: ast.ContactDecl) -> None:
         if self.contact_fields is not None:
-            self.error("contact fields are declared twice; merge the two declarations", declaration.span)
+            self.error(
+                "contact fields are declared twice; merge the two declarations", declaration.span
+            )
             return
         self.contact_fields = self._field_types(declaration.fields)
 
@@ -203,7 +214,10 @@ class _Checker:
         if self.activity_attributes is None:
             self.activity_attributes = {}
         if declaration.activity_type in self.activity_attributes:
-            self.error(f"activity type '{declaration.activity_type}' is declared twice", declaration.type_span)
+            self.error(
+                f"activity type '{declaration.activity_type}' is declared twice",
+                declaration.type_span,
+            )
             return
         self.activity_attributes[declaration.activity_type] = self._field_types(declaration.fields)
 
@@ -262,7 +276,10 @@ class _Checker:
         self.rule = None
 
         if not rules:
-            self.warning(f"scoring '{scoring.name}' has no rules, so every contact scores 0", scoring.name_span)
+            self.warning(
+                f"scoring '{scoring.name}' has no rules, so every contact scores 0",
+                scoring.name_span,
+            )
         self._warn_unreachable(checked_thresholds, thresholds, checked_rules, ceiling)
         return ProgramScoring(
             index=index,
@@ -286,7 +303,7 @@ class _Checker:
             self.error(
                 f"unknown time zone '{name}'",
                 setting.value_span,
-                hint="use an IANA zone name such as \"Europe/Prague\" or \"UTC\"",
+                hint='use an IANA zone name such as "Europe/Prague" or "UTC"',
             )
             return ZoneInfo("UTC")
 
@@ -346,7 +363,11 @@ class _Checker:
             return Validity("until", until=local_midnight.astimezone(UTC))
         assert expire.duration is not None
         if expire.duration.amount <= 0:
-            self.error("an expiry must be a positive duration", expire.value_span, hint="write expire never")
+            self.error(
+                "an expiry must be a positive duration",
+                expire.value_span,
+                hint="write expire never",
+            )
         return Validity("after", duration=expire.duration)
 
     # ---------------------------------------------------------------- rules
@@ -389,10 +410,12 @@ class _Checker:
             self.error(
                 f"rule '{rule.name}' has no 'when' or 'on' clause",
                 rule.name_span,
-                hint="add a condition such as: when contact.country == \"CZ\"  or  on page_visit",
+                hint='add a condition such as: when contact.country == "CZ"  or  on page_visit',
             )
         if not awards:
-            self.error(f"rule '{rule.name}' has no 'award' clause", rule.name_span, hint="add: award 10")
+            self.error(
+                f"rule '{rule.name}' has no 'award' clause", rule.name_span, hint="add: award 10"
+            )
         award = awards[0] if awards else None
         if award is not None and award.points == 0:
             self.warning(f"rule '{rule.name}' awards 0 points", award.points_span)
@@ -402,7 +425,9 @@ class _Checker:
         if whens:
             result = self._profile_rule(rule, whens[0], award, caps, expires)
         elif ons:
-            result = self._activity_rule(rule, ons[0], award, caps, expires, default_validity, timezone)
+            result = self._activity_rule(
+                rule, ons[0], award, caps, expires, default_validity, timezone
+            )
         else:
             result = None
         if result is None or len(self.errors) > errors_before:
@@ -435,9 +460,15 @@ class _Checker:
         assert isinstance(when, ast.When)
         reason = "a 'when' rule adds its points once, for as long as its condition holds"
         if award is not None and award.mode is not None:
-            self.error(f"'{award.mode}' has no effect on a 'when' rule", award.span, hint=f"{reason}; remove it")
+            self.error(
+                f"'{award.mode}' has no effect on a 'when' rule",
+                award.span,
+                hint=f"{reason}; remove it",
+            )
         for cap in caps:
-            self.error("'max' has no effect on a 'when' rule", cap.span, hint=f"{reason}; remove it")
+            self.error(
+                "'max' has no effect on a 'when' rule", cap.span, hint=f"{reason}; remove it"
+            )
         for expire in expires:
             self.error(
                 "'expire' has no effect on a 'when' rule",
@@ -457,7 +488,10 @@ class _Checker:
         expires: list[ast.Clause],
         default_validity: Validity,
         timezone: ZoneInfo,
-    ) -> tuple[Literal["activity"], None, tuple[str, ...], ast.Expr | None, int | None, Validity] | None:
+    ) -> (
+        tuple[Literal["activity"], None, tuple[str, ...], ast.Expr | None, int | None, Validity]
+        | None
+    ):
         assert isinstance(on, ast.On)
         for name, span in zip(on.activity_types, on.type_spans, strict=True):
             self._check_activity_type(name, span)
@@ -502,8 +536,8 @@ class _Checker:
             self.error(
                 f"unknown activity type '{name}'",
                 span,
-                hint=_did_you_mean(name, self.activity_attributes) or "declare it with: declare activity "
-                f"{name} {{ … }}",
+                hint=_did_you_mean(name, self.activity_attributes)
+                or f"declare it with: declare activity {name} {{ … }}",
             )
 
     def _require_condition(self, expr: ast.Expr, static_type: StaticType, role: str) -> None:
@@ -582,19 +616,21 @@ class _Checker:
         head = field.path[0]
         if field.root == "contact":
             self.reads_contact = True
-            if len(field.path) == 1 and head in CONTACT_BUILTINS:
+            if field.builtin:
                 return CONTACT_BUILTINS[head]
-            return self._declared(field, head, self.contact_fields, "contact field", "declare contact")
+            return self._declared(
+                field, head, self.contact_fields, "contact field", "declare contact"
+            )
 
         if scope.kind == "when":
             self.error(
                 f"{field.text} is only available where there is an activity",
                 field.span,
                 hint="use it inside 'on TYPE where …' or inside an aggregate's where, "
-                "such as count(page_visit where activity.url glob \"*/pricing*\")",
+                'such as count(page_visit where activity.url glob "*/pricing*")',
             )
             return "any"
-        if len(field.path) == 1 and head in ACTIVITY_BUILTINS:
+        if field.builtin:
             return ACTIVITY_BUILTINS[head]
         if self.activity_attributes is None:
             return "any"
@@ -604,8 +640,13 @@ class _Checker:
             if attributes is None:
                 return "any"  # the type itself is reported as unknown elsewhere
             if head not in attributes:
-                hint = _did_you_mean(head, attributes) or f"declare it in: declare activity {activity_type} {{ … }}"
-                self.error(f"activity type '{activity_type}' has no attribute '{head}'", field.span, hint)
+                hint = (
+                    _did_you_mean(head, attributes)
+                    or f"declare it in: declare activity {activity_type} {{ … }}"
+                )
+                self.error(
+                    f"activity type '{activity_type}' has no attribute '{head}'", field.span, hint
+                )
                 return "any"
             types_found.add(attributes[head])
         if len(types_found) == 1:
@@ -642,7 +683,9 @@ class _Checker:
     def _call(self, call: ast.Call, scope: _Scope) -> StaticType:
         spec = FUNCTIONS.get(call.name)
         if spec is None:
-            hint = _did_you_mean(call.name, FUNCTIONS) or "the functions are " + ", ".join(sorted(FUNCTIONS))
+            hint = _did_you_mean(call.name, FUNCTIONS) or "the functions are " + ", ".join(
+                sorted(FUNCTIONS)
+            )
             self.error(f"unknown function '{call.name}'", call.name_span, hint)
             for argument in call.args:
                 self._value(argument, scope)
@@ -655,17 +698,22 @@ class _Checker:
                 wanted = f"{spec.min_args} argument{'s' if spec.min_args != 1 else ''}"
             else:
                 wanted = f"{spec.min_args} to {spec.max_args} arguments"
-            self.error(f"{call.name}() takes {wanted}, but {count} {'is' if count == 1 else 'are'} given", call.span)
+            self.error(
+                f"{call.name}() takes {wanted}, but {count} {'is' if count == 1 else 'are'} given",
+                call.span,
+            )
         if spec.reads_instant and scope.kind != "when":
             self.error(
                 f"{call.name}() depends on the scoring instant, so it cannot decide whether an activity matches",
                 call.name_span,
                 hint="limit how long activity points count with 'expire after', or use an aggregate with 'within'",
             )
-        for argument in call.args:
+        for position, argument in enumerate(call.args):
             argument_type = self._value(argument, scope)
             accepted = spec.argument_types
-            if accepted is not None and argument_type not in ("any", "null") and argument_type not in accepted:
+            if not accepted or (spec.max_args is not None and position >= spec.max_args):
+                continue  # any type will do, or an extra argument already reported above
+            if argument_type not in ("any", "null") and argument_type not in accepted:
                 wanted_types = " or ".join(_article(t) for t in accepted)
                 self.error(
                     f"{call.name}() needs {wanted_types}, but this is {_article(argument_type)}",
@@ -690,11 +738,12 @@ class _Checker:
                 aggregate.type_span,
                 hint=f"for example: {function}({aggregate.activity_type}.price)",
             )
+        attribute_span = aggregate.attribute_span or aggregate.type_span
         if not needs_attribute and aggregate.attribute:
             what = "instants" if function in ("first", "last") else "activities"
             self.error(
                 f"{function}() works on {what} and takes no attribute",
-                aggregate.type_span,
+                attribute_span,
                 hint=f"write {function}({aggregate.activity_type})",
             )
         if needs_attribute and aggregate.attribute and self.activity_attributes is not None:
@@ -703,19 +752,22 @@ class _Checker:
             if attributes is not None and head not in attributes:
                 self.error(
                     f"activity type '{aggregate.activity_type}' has no attribute '{head}'",
-                    aggregate.type_span,
-                    _did_you_mean(head, attributes),
+                    attribute_span,
+                    _did_you_mean(head, attributes)
+                    or f"declare it in: declare activity {aggregate.activity_type} {{ … }}",
                 )
             elif attributes is not None and attributes[head] not in ("number", "any"):
                 self.error(
                     f"{function}() needs a number, but '{head}' is declared as {attributes[head]}",
-                    aggregate.type_span,
+                    attribute_span,
                 )
         if aggregate.within is not None and aggregate.within.amount <= 0:
             assert aggregate.within_span is not None
             self.error("'within' needs a positive duration", aggregate.within_span)
         if aggregate.where is not None:
-            where_type = self._value(aggregate.where, _Scope("aggregate", (aggregate.activity_type,)))
+            where_type = self._value(
+                aggregate.where, _Scope("aggregate", (aggregate.activity_type,))
+            )
             self._require_condition(aggregate.where, where_type, "a 'where' condition")
         self.aggregates.append(aggregate)
         return {
@@ -764,13 +816,19 @@ class _Checker:
         )
         return "any"
 
-    def _date_arithmetic(self, binary: ast.Binary, left: StaticType, right: StaticType) -> StaticType:
+    def _date_arithmetic(
+        self, binary: ast.Binary, left: StaticType, right: StaticType
+    ) -> StaticType:
         if right == "duration" and left == "duration":
             self.error("cannot add two durations; write one duration", binary.op_span)
             return "any"
         other = left if right == "duration" else right
         if binary.op == "-" and left == "duration":
-            self.error("cannot subtract a date from a duration", binary.op_span, hint="write: date - 30 days")
+            self.error(
+                "cannot subtract a date from a duration",
+                binary.op_span,
+                hint="write: date - 30 days",
+            )
             return "any"
         duration_node = binary.right if right == "duration" else binary.left
         if other == "date" and isinstance(duration_node, ast.Literal_):
@@ -824,7 +882,10 @@ class _Checker:
             return
         if op == "contains":
             if left not in ("list", "text", "any"):
-                self.error(f"'contains' needs a list or text on its left, but this is {_article(left)}", compare.left.span)
+                self.error(
+                    f"'contains' needs a list or text on its left, but this is {_article(left)}",
+                    compare.left.span,
+                )
             elif left == "text" and right not in ("text", "any"):
                 self._mismatch(compare, left, right)
             return
@@ -847,7 +908,9 @@ class _Checker:
             self._mismatch(compare, left, right)
             return
         if isinstance(compare.right, ast.ListLiteral) and left != "any":
-            item_types = [item.kind for item in compare.right.items if isinstance(item, ast.Literal_)]
+            item_types = [
+                item.kind for item in compare.right.items if isinstance(item, ast.Literal_)
+            ]
             literal_only = len(item_types) == len(compare.right.items)
             if literal_only and item_types and not any(_compatible(left, t) for t in item_types):
                 listed = " and ".join(sorted({_article(t) for t in item_types}))

@@ -60,6 +60,8 @@ def compile_regex(pattern: str, flags: str = "") -> Any:
         return re2.compile(source, _options())
     except re2.error as error:
         raise _explain(error, pattern) from None
+    except UnicodeEncodeError:
+        raise _surrogate_error() from None
 
 
 def _explain(error: Exception, pattern: str) -> PatternError:
@@ -83,6 +85,17 @@ def _explain(error: Exception, pattern: str) -> PatternError:
             hint="list the alternatives explicitly, or compare two fields with ==",
         )
     return PatternError(f"invalid regular expression: {reason}")
+
+
+# RE2 reads UTF-8, and half of a UTF-16 surrogate pair has no UTF-8 form.
+def _surrogate_error() -> PatternError:
+    return PatternError(
+        "the pattern holds half of a surrogate pair, which is not a character",
+        hint="write the character itself",
+    )
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 # ---------------------------------------------------------------- globs
@@ -114,11 +127,22 @@ class GlobPlan:
             return lambda text, part=parts[0]: text.endswith(part)
         if kind == "prefix_suffix":
             head, tail = parts
-            return lambda text: len(text) >= len(head) + len(tail) and text.startswith(head) and text.endswith(tail)
+            return lambda text: (
+                len(text) >= len(head) + len(tail) and text.startswith(head) and text.endswith(tail)
+            )
         if kind == "any":
             return lambda text: True
         regex = self.regex
-        return lambda text: regex.fullmatch(text) is not None
+
+        def match(text: str) -> bool:
+            try:
+                return regex.fullmatch(text) is not None
+            except UnicodeEncodeError:
+                # Data can hold half a surrogate pair (JSON allows it); it is no character
+                # the pattern could name, so it matches only '?', '*' and negated classes.
+                return regex.fullmatch(_SURROGATES.sub("\ufffd", text)) is not None
+
+        return match
 
 
 @functools.lru_cache(maxsize=1024)
@@ -143,7 +167,11 @@ def compile_glob(pattern: str) -> GlobPlan:
     try:
         regex = re2.compile(_glob_to_regex(pattern), options)
     except re2.error as error:
-        raise PatternError(f"invalid glob {pattern!r}: {_explain(error, pattern).message}") from None
+        raise PatternError(
+            f"invalid glob {pattern!r}: {_explain(error, pattern).message}"
+        ) from None
+    except UnicodeEncodeError:
+        raise _surrogate_error() from None
     return GlobPlan("regex", (pattern,), regex)
 
 

@@ -21,7 +21,9 @@ from leadscore.model import Duration, Threshold
 
 __all__ = ["Program", "ProgramRule", "ProgramScoring", "Validity"]
 
-StaticType = Literal["number", "text", "boolean", "date", "datetime", "list", "duration", "null", "any"]
+StaticType = Literal[
+    "number", "text", "boolean", "date", "datetime", "list", "duration", "null", "any"
+]
 
 
 @attrs.frozen
@@ -97,3 +99,5 @@ class Program:
     contact_fields: Mapping[str, str] | None
     activity_attributes: Mapping[str, Mapping[str, str]] | None
     warnings: tuple[Problem, ...] = ()
+    # Test blocks are kept as written; the testing kit checks and runs them.
+    tests: tuple[ast.TestBlock, ...] = ()

@@ -24,9 +24,13 @@ class Origin:
     text: str = attrs.field(repr=False)
 
     def line(self, number: int) -> str:
-        """Return the 1-based line ``number`` of the text, or an empty string past the end."""
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+        """Return the 1-based line ``number`` of the text, or an empty string past the end.
+
+        Lines end at ``\\n`` only, as the parser counts them; a form feed or U+2028 in a
+        comment or text does not start a new line.
+        """
+        lines = self.text.split("\n")
+        return lines[number - 1].rstrip("\r") if 0 < number <= len(lines) else ""
 
 
 @attrs.frozen
@@ -68,11 +72,17 @@ class ListLiteral:
 
 @attrs.frozen
 class Field:
-    """``contact.a.b`` or ``activity.x``: a path into the profile or the activity."""
+    """``contact.a.b`` or ``activity.x``: a path into the profile or the activity.
+
+    ``builtin`` marks ``contact.id`` and ``activity.type``, ``.occurred_at`` and
+    ``.id``, written with a dot: they read the contact or activity itself. The bracket
+    form, ``contact["id"]``, always reads the profile or the attributes.
+    """
 
     root: Literal["contact", "activity"]
     path: tuple[str, ...]
     span: Span
+    builtin: bool = False
 
     @property
     def text(self) -> str:
@@ -108,6 +118,7 @@ class Aggregate:
     span: Span
     type_span: Span
     within_span: Span | None = None
+    attribute_span: Span | None = None
 
     @property
     def attribute_text(self) -> str:
@@ -194,7 +205,17 @@ class Glob:
 
 
 Expr: TypeAlias = (
-    Literal_ | ListLiteral | Field | Call | Aggregate | Unary | Binary | BoolOp | Compare | Matches | Glob
+    Literal_
+    | ListLiteral
+    | Field
+    | Call
+    | Aggregate
+    | Unary
+    | Binary
+    | BoolOp
+    | Compare
+    | Matches
+    | Glob
 )
 
 # ---------------------------------------------------------------- clauses
@@ -328,7 +349,86 @@ class ActivityDecl:
     type_span: Span
 
 
-Item: TypeAlias = Scoring | ContactDecl | ActivityDecl
+# ---------------------------------------------------------------- test blocks
+
+
+@attrs.frozen
+class RecordField:
+    """``name: value`` in a test block's contact or activity; ``value`` is plain data."""
+
+    name: str
+    value: object
+    span: Span
+
+
+@attrs.frozen
+class TestAt:
+    """``at INSTANT``: the instant a test block scores at (a date means its start in UTC)."""
+
+    instant: dt.datetime | dt.date
+    span: Span
+
+
+@attrs.frozen
+class TestContact:
+    """``contact ["ID"] { field: value, … }``: the contact a test block scores."""
+
+    contact_id: str | None
+    fields: tuple[RecordField, ...]
+    span: Span
+
+
+@attrs.frozen
+class TestActivity:
+    """``activity TYPE (N UNIT ago | at INSTANT) ["ID"] [{ attribute: value, … }]``."""
+
+    activity_type: str
+    ago: Duration | None
+    at: dt.datetime | dt.date | None
+    activity_id: str | None
+    attributes: tuple[RecordField, ...]
+    span: Span
+
+
+@attrs.frozen
+class TestExpect:
+    """``expect "SCORING" WHAT VALUE``, such as ``total 35``, ``level none`` or ``rule "R" 5``.
+
+    ``what`` is the word after the scoring name as written (``total``, ``level``, …);
+    for ``rule`` expectations, ``rule`` holds the rule name. ``value`` is an int, a
+    text, or a bare word such as ``none``, kept as `Word`.
+    """
+
+    scoring: str
+    what: str
+    rule: str | None
+    value: object
+    span: Span
+    what_span: Span
+    value_span: Span
+
+
+@attrs.frozen
+class Word:
+    """A bare word used as a value in a test expectation, such as ``none``."""
+
+    text: str
+
+
+TestItem: TypeAlias = TestAt | TestContact | TestActivity | TestExpect
+
+
+@attrs.frozen
+class TestBlock:
+    """``test "NAME" { … }``: a scenario and the scores it expects."""
+
+    name: str
+    items: tuple[TestItem, ...]
+    span: Span
+    name_span: Span
+
+
+Item: TypeAlias = Scoring | ContactDecl | ActivityDecl | TestBlock
 
 
 @attrs.frozen
