@@ -1,0 +1,483 @@
+"""What the tracker needs to know about an engine's rules, worked out once per engine.
+
+An `EnginePlan` lists, per scoring and activity type, which rules and aggregates an
+activity can feed, how long an activity stays relevant, and where a ``when`` condition
+depends on the scoring instant. With it, `Tracker.advance` can tell when a contact's
+score may change next without evaluating the contact at every instant.
+
+Time-dependent conditions are found by shape. The tracker schedules a check at:
+
+- every 24 hours after the instant given to ``days_since(x)``,
+- the instant where ``now() ± durations`` meets the other side of a comparison,
+  and one microsecond later, for ``<``, ``<=``, ``>``, ``>=``, ``==`` and ``!=``,
+- the instant an aggregate entry leaves its ``within`` window.
+
+Any other use of ``now()`` (inside a function call, a list or ``in``) cannot be
+scheduled. Such a rule changes only when the contact does, and building the plan logs
+a warning for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from leadscore import runtime
+from leadscore.compiler import CompiledScoring
+from leadscore.engine import Engine
+from leadscore.language import syntax as ast
+from leadscore.language.program import ProgramScoring, Validity
+from leadscore.model import EXACT_UNITS, Activity, Duration, Threshold
+from leadscore.runtime import EvalContext
+
+__all__ = ["EnginePlan", "ScoringPlan", "window_exit"]
+
+logger = logging.getLogger("leadscore.tracking")
+
+DAY = dt.timedelta(days=1)
+MICROSECOND = dt.timedelta(microseconds=1)
+_ORDERING = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+@attrs.frozen
+class DaysSinceProbe:
+    """A ``days_since(argument)`` call whose argument does not read the instant."""
+
+    argument: ast.Expr
+
+
+@attrs.frozen
+class NowProbe:
+    """A comparison of ``now()`` moved by ``shifts`` with an ``other`` side free of the instant."""
+
+    other: ast.Expr
+    shifts: tuple[tuple[int, Duration], ...]
+
+
+Probe = DaysSinceProbe | NowProbe
+
+
+@attrs.define(eq=False)
+class ScoringPlan:
+    """One scoring's rules, grouped the way the tracker reads them."""
+
+    position: int
+    compiled: CompiledScoring
+    scoring: ProgramScoring
+    rule_points: tuple[int, ...]
+    rule_caps: tuple[int | None, ...]
+    activity_rules: tuple[int, ...]
+    profile_rules: tuple[int, ...]
+    thresholds: tuple[Threshold, ...]
+    threshold_points: tuple[int, ...]
+    type_rules: Mapping[str, tuple[int, ...]]
+    type_aggregates: Mapping[str, tuple[int, ...]]
+    aggregates: tuple[ast.Aggregate, ...]
+    probes: tuple[Probe, ...]
+    match_context: EvalContext
+
+    @property
+    def name(self) -> str:
+        """The scoring's name."""
+        return self.scoring.name
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The scoring's time zone, used for calendar steps and dates."""
+        return self.scoring.timezone
+
+
+class EnginePlan:
+    """The per-engine tables of the tracker: dispatch, relevance and time-dependent conditions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.default_timezone = engine.default_timezone
+        self.scorings = tuple(
+            _scoring_plan(position, compiled, engine.default_timezone)
+            for position, compiled in enumerate(engine.compiled)
+        )
+        dispatch: dict[str, list[tuple[int, Callable[..., None]]]] = {}
+        for plan in self.scorings:
+            for activity_type, matcher in plan.compiled.matchers.items():
+                dispatch.setdefault(activity_type, []).append((plan.position, matcher))
+        self.dispatch = {name: tuple(entries) for name, entries in dispatch.items()}
+        # Activity type -> (scoring position, matcher, rule indices, aggregate indices).
+        self.type_dispatch = {
+            name: tuple(
+                (
+                    position,
+                    matcher,
+                    self.scorings[position].type_rules.get(name, ()),
+                    self.scorings[position].type_aggregates.get(name, ()),
+                )
+                for position, matcher in entries
+            )
+            for name, entries in dispatch.items()
+        }
+
+        # Activity type -> how long an activity of that type can matter to any rule.
+        validities: dict[str, list[tuple[Validity, ZoneInfo]]] = {}
+        windows: dict[str, list[tuple[Duration | None, ZoneInfo]]] = {}
+        for plan in self.scorings:
+            for rule in plan.scoring.rules:
+                for activity_type in rule.activity_types:
+                    validities.setdefault(activity_type, []).append((rule.validity, plan.timezone))
+            for aggregate in plan.aggregates:
+                windows.setdefault(aggregate.activity_type, []).append(
+                    (aggregate.within, plan.timezone)
+                )
+        self._validities = validities
+        self._windows = windows
+        # Types whose rules and windows are all exact lengths: the longest one, for a fast path.
+        self._exact: dict[str, dt.timedelta] = {}
+        for activity_type in set(validities) | set(windows):
+            lengths = [
+                validity.duration.as_timedelta()
+                for validity, _ in validities.get(activity_type, ())
+                if validity.kind == "after"
+                and validity.duration is not None
+                and not validity.duration.is_calendar
+            ]
+            lengths += [
+                within.as_timedelta()
+                for within, _ in windows.get(activity_type, ())
+                if within is not None and not within.is_calendar
+            ]
+            if len(lengths) == len(validities.get(activity_type, ())) + len(
+                windows.get(activity_type, ())
+            ):
+                self._exact[activity_type] = max(lengths)
+        self.fingerprint = _fingerprint(engine)
+
+    def relevant_until(self, activity: Activity) -> dt.datetime | None:
+        """Return the instant after which no rule can use ``activity``, or None for never.
+
+        It is the latest award expiry and window exit over every rule and aggregate of
+        the activity's type, and never before the activity itself.
+        """
+        occurred_at = activity.occurred_at
+        exact = self._exact.get(activity.type)
+        if exact is not None:
+            return occurred_at + exact
+        latest = occurred_at
+        for validity, timezone in self._validities.get(activity.type, ()):
+            expires_at = runtime.expiry(occurred_at, validity, timezone)
+            if expires_at is None:
+                return None
+            latest = max(latest, expires_at)
+        for within, timezone in self._windows.get(activity.type, ()):
+            if within is None:
+                return None
+            latest = max(latest, window_exit(occurred_at, within, timezone))
+        return latest
+
+    def threshold_names(self) -> set[tuple[str, str]]:
+        """Return every (scoring, threshold) name pair of the engine."""
+        return {
+            (plan.name, threshold.name) for plan in self.scorings for threshold in plan.thresholds
+        }
+
+
+def _fingerprint(engine: Engine) -> str:
+    # The checked program's repr includes every literal, name, setting and source
+    # position of the rules, so any edit of the rule text changes the fingerprint.
+    text = repr(engine.program.scorings) + repr(engine.default_timezone)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _scoring_plan(
+    position: int, compiled: CompiledScoring, default_timezone: ZoneInfo | None
+) -> ScoringPlan:
+    scoring = compiled.scoring
+    type_rules: dict[str, list[int]] = {}
+    type_aggregates: dict[str, list[int]] = {}
+    aggregates: list[ast.Aggregate] = []
+    probes: list[Probe] = []
+    for rule in scoring.rules:
+        for activity_type in rule.activity_types:
+            type_rules.setdefault(activity_type, []).append(rule.index)
+        # The compiler numbers aggregates across the scoring in rule order; so does this loop.
+        for aggregate in rule.aggregates:
+            type_aggregates.setdefault(aggregate.activity_type, []).append(len(aggregates))
+            aggregates.append(aggregate)
+        if rule.kind == "profile" and rule.condition is not None:
+            unsupported: list[str] = []
+            probes.extend(_probes(rule.condition, unsupported))
+            for text in unsupported:
+                logger.warning(
+                    "scoring %r, rule %r: the tracker cannot tell when %s changes, so the rule "
+                    "is re-evaluated only when the contact changes",
+                    scoring.name,
+                    rule.name,
+                    text,
+                )
+    return ScoringPlan(
+        position=position,
+        compiled=compiled,
+        scoring=scoring,
+        rule_points=tuple(rule.points for rule in scoring.rules),
+        rule_caps=tuple(rule.cap for rule in scoring.rules),
+        activity_rules=tuple(rule.index for rule in scoring.rules if rule.kind == "activity"),
+        profile_rules=tuple(rule.index for rule in scoring.rules if rule.kind == "profile"),
+        thresholds=scoring.thresholds,
+        threshold_points=tuple(threshold.points for threshold in scoring.thresholds),
+        type_rules={name: tuple(indices) for name, indices in type_rules.items()},
+        type_aggregates={name: tuple(indices) for name, indices in type_aggregates.items()},
+        aggregates=tuple(aggregates),
+        probes=tuple(probes),
+        match_context=EvalContext(
+            dt.datetime(1970, 1, 1, tzinfo=dt.UTC), scoring.timezone, default_timezone
+        ),
+    )
+
+
+# ---------------------------------------------------------------- finding time-dependent conditions
+
+
+def _children(node: ast.Expr) -> Iterator[ast.Expr]:
+    if isinstance(node, ast.Unary):
+        yield node.operand
+    elif isinstance(node, ast.Binary):
+        yield node.left
+        yield node.right
+    elif isinstance(node, ast.BoolOp):
+        yield from node.operands
+    elif isinstance(node, ast.Compare):
+        yield node.left
+        if node.right is not None:
+            yield node.right
+    elif isinstance(node, ast.Matches | ast.Glob):
+        yield node.left
+    elif isinstance(node, ast.Call):
+        yield from node.args
+    elif isinstance(node, ast.ListLiteral):
+        yield from node.items
+
+
+def _reads_instant(node: ast.Expr) -> bool:
+    if isinstance(node, ast.Call) and node.name in ("now", "days_since"):
+        return True
+    return any(_reads_instant(child) for child in _children(node))
+
+
+def _now_shifts(node: ast.Expr) -> tuple[tuple[int, Duration], ...] | None:
+    """Return the durations added to ``now()`` in ``node``, or None for another shape."""
+    if isinstance(node, ast.Call) and node.name == "now":
+        return ()
+    if isinstance(node, ast.Binary) and node.op in ("+", "-"):
+        right = node.right
+        if isinstance(right, ast.Literal_) and isinstance(right.value, Duration):
+            inner = _now_shifts(node.left)
+            if inner is not None:
+                return (*inner, (1 if node.op == "+" else -1, right.value))
+        left = node.left
+        if node.op == "+" and isinstance(left, ast.Literal_) and isinstance(left.value, Duration):
+            inner = _now_shifts(node.right)
+            if inner is not None:
+                return (*inner, (1, left.value))
+    return None
+
+
+def _probes(node: ast.Expr, unsupported: list[str]) -> Iterator[Probe]:
+    if isinstance(node, ast.Compare) and node.op in _ORDERING and node.right is not None:
+        for now_side, other in ((node.left, node.right), (node.right, node.left)):
+            shifts = _now_shifts(now_side)
+            if shifts is not None and not _reads_instant(other):
+                yield NowProbe(other, shifts)
+                return
+    if isinstance(node, ast.Call) and node.name == "days_since":
+        if node.args and not _reads_instant(node.args[0]):
+            yield DaysSinceProbe(node.args[0])
+        else:
+            unsupported.append(_text(node))
+        return
+    if isinstance(node, ast.Call) and node.name == "now":
+        unsupported.append(_text(node))
+        return
+    for child in _children(node):
+        yield from _probes(child, unsupported)
+
+
+def _text(node: Any) -> str:
+    span: ast.Span = node.span
+    return span.origin.text[span.start : span.end]
+
+
+# ---------------------------------------------------------------- instants
+
+
+def window_exit(occurred_at: dt.datetime, within: Duration, timezone: ZoneInfo) -> dt.datetime:
+    """Return the first instant at which an entry at ``occurred_at`` is outside a ``within`` window.
+
+    The window at ``at`` is ``(at - within, at]``. For months and years the step is
+    clamped to the month's last day, so the exit can be the next local midnight.
+    """
+    if within.unit in EXACT_UNITS:
+        return occurred_at + within.as_timedelta()
+    candidate: dt.datetime = runtime.add_duration(occurred_at, within, timezone)
+    for _ in range(5):
+        if runtime.window_start(candidate, within, timezone) >= occurred_at:  # type: ignore[operator]
+            return candidate
+        local = candidate.astimezone(timezone)
+        midnight = dt.datetime.combine(local.date() + DAY, dt.time(0), tzinfo=timezone)
+        candidate = midnight.astimezone(dt.UTC)
+    # NOTE: runtime.window_start steps the wall clock back by whole months and keeps the
+    # time of day, so near a month's end an entry can leave the window and come back for
+    # a few hours. The tracker checks only the first exit.
+    return candidate
+
+
+def instant_of(
+    value: Any, timezone: ZoneInfo, default_timezone: ZoneInfo | None
+) -> dt.datetime | None:
+    """Return a date or datetime as the instant the runtime compares it as, or None."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            return value
+        return None if default_timezone is None else value.replace(tzinfo=default_timezone)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(0), tzinfo=timezone)
+    return None
+
+
+def next_condition_change(
+    plan: ScoringPlan,
+    profile: Mapping[str, Any],
+    contact_id: str,
+    entries: list[list[tuple[dt.datetime, Any, Activity]]],
+    at: dt.datetime,
+    default_timezone: ZoneInfo | None,
+) -> dt.datetime | None:
+    """Return the next instant after ``at`` where a ``when`` condition of the scoring may change.
+
+    Costs one pass over the aggregate entries plus one evaluation per probe.
+    """
+    timezone = plan.timezone
+    earliest: dt.datetime | None = None
+    for index, aggregate in enumerate(plan.aggregates):
+        within = aggregate.within
+        if within is None:
+            continue
+        exact = within.as_timedelta() if within.unit in EXACT_UNITS else None
+        for occurred_at, _, _ in entries[index]:
+            exit_at = (
+                occurred_at + exact
+                if exact is not None
+                else window_exit(occurred_at, within, timezone)
+            )
+            if exit_at > at and (earliest is None or exit_at < earliest):
+                earliest = exit_at
+    if not plan.probes:
+        return earliest
+    evaluator = _ValueEvaluator(plan, profile, contact_id, entries, at, default_timezone)
+    for probe in plan.probes:
+        for candidate in _probe_instants(probe, evaluator, at):
+            if candidate > at and (earliest is None or candidate < earliest):
+                earliest = candidate
+    return earliest
+
+
+def _probe_instants(probe: Probe, evaluator: _ValueEvaluator, at: dt.datetime) -> list[dt.datetime]:
+    timezone = evaluator.plan.timezone
+    value = evaluator.value(probe.argument if isinstance(probe, DaysSinceProbe) else probe.other)
+    instant = instant_of(value, timezone, evaluator.default_timezone)
+    if instant is None:
+        return []
+    if isinstance(probe, DaysSinceProbe):
+        periods = math.floor((at - instant) / DAY)
+        return [instant + (periods + 1) * DAY]
+    # Solve now() ± shifts == instant for now() by undoing the shifts in reverse order.
+    solved = instant
+    calendar = False
+    for sign, duration in reversed(probe.shifts):
+        solved = runtime.add_duration(solved, duration, timezone, -sign)
+        calendar = calendar or duration.is_calendar
+    instants = [solved, solved + MICROSECOND]
+    if calendar:
+        # NOTE: a calendar step cannot be undone exactly at a month's end. Checking the next
+        # local midnight too covers a clamped day, but not every hour of one.
+        local = solved.astimezone(timezone)
+        midnight = dt.datetime.combine(local.date() + DAY, dt.time(0), tzinfo=timezone).astimezone(
+            dt.UTC
+        )
+        instants += [midnight, midnight + MICROSECOND]
+    return instants
+
+
+class _ValueEvaluator:
+    """Evaluate expressions that do not read the instant, for finding when a condition changes."""
+
+    def __init__(
+        self,
+        plan: ScoringPlan,
+        profile: Mapping[str, Any],
+        contact_id: str,
+        entries: list[list[tuple[dt.datetime, Any, Activity]]],
+        at: dt.datetime,
+        default_timezone: ZoneInfo | None,
+    ) -> None:
+        self.plan = plan
+        self.profile = profile
+        self.contact_id = contact_id
+        self.entries = entries
+        self.at = at
+        self.default_timezone = default_timezone
+        # Diagnostics found here are dropped: the score card collects its own.
+        self.context = EvalContext(at, plan.timezone, default_timezone)
+        self.site = runtime.Site(0, "")
+
+    def value(self, node: ast.Expr) -> Any:
+        if isinstance(node, ast.Literal_):
+            return node.value
+        if isinstance(node, ast.ListLiteral):
+            return [self.value(item) for item in node.items]
+        if isinstance(node, ast.Field):
+            if node.root != "contact":
+                return None
+            if node.path == ("id",):
+                return self.contact_id
+            return runtime.field(self.profile, node.path)
+        if isinstance(node, ast.Aggregate):
+            return self._aggregate(node)
+        if isinstance(node, ast.Unary) and node.op == "-":
+            return runtime.negate(self.context, self.site, self.value(node.operand))
+        if isinstance(node, ast.Binary):
+            left = self.value(node.left)
+            right = self.value(node.right)
+            return runtime.arithmetic(self.context, self.site, node.op, left, right)
+        if isinstance(node, ast.Call) and node.args:
+            arguments = [self.value(argument) for argument in node.args]
+            if node.name == "filled":
+                return runtime.filled(*arguments)
+            function = {
+                "lower": runtime.lower,
+                "upper": runtime.upper,
+                "len": runtime.length,
+                "domain": runtime.domain,
+            }.get(node.name)
+            if function is not None:
+                return function(self.context, self.site, arguments[0])
+        return None
+
+    def _aggregate(self, node: ast.Aggregate) -> Any:
+        index = next(i for i, aggregate in enumerate(self.plan.aggregates) if aggregate is node)
+        entries = self.entries[index]
+        lower = runtime.window_start(self.at, node.within, self.plan.timezone)
+        function = node.function
+        if function == "count":
+            return runtime.aggregate_count(entries, lower, self.at)
+        if function == "exists":
+            return runtime.aggregate_exists(entries, lower, self.at)
+        if function == "first":
+            return runtime.aggregate_first(entries, lower, self.at)
+        if function == "last":
+            return runtime.aggregate_last(entries, lower, self.at)
+        return runtime.aggregate_numeric(self.context, self.site, function, entries, lower, self.at)
