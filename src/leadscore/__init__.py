@@ -19,10 +19,13 @@ Example::
     assert (card.total, card.level) == (15, "MQL")
 """
 
+import logging
+
 from leadscore.engine import Engine, compile, load
 from leadscore.errors import (
     ConfigError,
     DataError,
+    DeliveryError,
     LeadscoreError,
     Problem,
     RuleCheckError,
@@ -30,30 +33,46 @@ from leadscore.errors import (
     RuleSyntaxError,
     SourceLocation,
 )
+from leadscore.loaders import ColumnMapping, LoadReport, read_activities, read_contacts
 from leadscore.model import Activity, Contact, Duration, Threshold
 from leadscore.scorecard import Award, Diagnostic, RuleResult, ScoreCard, Scores
+from leadscore.tracking import MemoryStore, SQLiteStore, ThresholdDropped, ThresholdReached, Tracker
 
 __version__ = "0.1.0.dev0"
+
+# A library leaves logging configuration to the application; this only keeps Python
+# from printing "no handlers" warnings when the application configures nothing.
+logging.getLogger("leadscore").addHandler(logging.NullHandler())
 
 __all__ = [
     "Activity",
     "Award",
+    "ColumnMapping",
     "ConfigError",
     "Contact",
     "DataError",
+    "DeliveryError",
     "Diagnostic",
     "Duration",
     "Engine",
     "LeadscoreError",
+    "LoadReport",
+    "MemoryStore",
     "Problem",
     "RuleCheckError",
     "RuleError",
     "RuleResult",
     "RuleSyntaxError",
+    "SQLiteStore",
     "ScoreCard",
     "Scores",
     "SourceLocation",
     "Threshold",
+    "ThresholdDropped",
+    "ThresholdReached",
+    "Tracker",
     "compile",
     "load",
+    "read_activities",
+    "read_contacts",
 ]

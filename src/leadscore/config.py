@@ -137,7 +137,7 @@ def _scoring(name: str, body: Mapping[str, Any]) -> ast.Scoring:
         if key in body:
             value = _integer(body[key], [*path, key])
             span = _setting_span(f"{key} = {value}")
-            scoring_items.append(ast.Setting(key, value, span, span))  # type: ignore[arg-type]
+            scoring_items.append(ast.Setting(key, value, span, span))
     if "timezone" in body:
         zone = body["timezone"]
         if not isinstance(zone, str):

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +22,6 @@ from leadscore.config import rule_file_from_config
 from leadscore.errors import ConfigError, Problem
 from leadscore.evaluation import (
     activity_rule_result,
-    assemble_card,
     diagnostics_for,
     prepare_activities,
     profile_rule_result,
@@ -34,7 +33,7 @@ from leadscore.language.program import Program, ProgramScoring
 from leadscore.model import Activity, Contact, Threshold
 from leadscore.reference import ReferenceEvaluator
 from leadscore.runtime import EvalContext
-from leadscore.scorecard import Award, RuleResult, ScoreCard, Scores
+from leadscore.scorecard import Award, Diagnostic, RuleResult, ScoreCard, Scores
 
 __all__ = ["Engine", "compile", "load"]
 
@@ -49,7 +48,9 @@ def _zone(value: str | ZoneInfo | None) -> ZoneInfo | None:
     try:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Prague'") from None
+        raise ConfigError(
+            f"unknown time zone {value!r}; use an IANA name such as 'Europe/Prague'"
+        ) from None
 
 
 class Engine:
@@ -80,14 +81,18 @@ class Engine:
         self.default_timezone = _zone(default_timezone)
         self.evaluator: Evaluator = evaluator
         self._reference = ReferenceEvaluator(program, self.default_timezone)
-        self.compiled: tuple[CompiledScoring, ...] = tuple(compile_scoring(s) for s in program.scorings)
+        self.compiled: tuple[CompiledScoring, ...] = tuple(
+            compile_scoring(s) for s in program.scorings
+        )
 
         # Activity type -> the matchers of every scoring that reads that type.
         dispatch: dict[str, list[tuple[int, Callable[..., None]]]] = {}
         for position, compiled in enumerate(self.compiled):
             for activity_type, matcher in compiled.matchers.items():
                 dispatch.setdefault(activity_type, []).append((position, matcher))
-        self._dispatch = {activity_type: tuple(entries) for activity_type, entries in dispatch.items()}
+        self._dispatch = {
+            activity_type: tuple(entries) for activity_type, entries in dispatch.items()
+        }
         logger.debug(
             "compiled %d scorings with %d rules",
             len(program.scorings),
@@ -158,7 +163,9 @@ class Engine:
         for scoring in self.program.scorings:
             if scoring.name == name:
                 return scoring
-        raise KeyError(f"no scoring named {name!r}; the scorings are {', '.join(map(repr, self.scorings))}")
+        raise KeyError(
+            f"no scoring named {name!r}; the scorings are {', '.join(map(repr, self.scorings))}"
+        )
 
     def __repr__(self) -> str:
         return f"<leadscore.Engine scorings={list(self.scorings)!r} evaluator={self.evaluator!r}>"
@@ -179,31 +186,66 @@ class Engine:
         """
         if self.evaluator == "reference":
             return self._reference.score(contact, activities, at)
-        if not isinstance(contact, Contact):
-            raise TypeError(f"expected leadscore.Contact, got {type(contact).__name__}")
         instant = resolve_instant(at, self.default_timezone)
-        kept = prepare_activities(contact, activities, instant, self.default_timezone)
-        profile = contact.profile
+        return self._score_one(contact, activities, instant, self._contexts(instant))
 
-        states = [
-            (
-                [[] for _ in compiled.scoring.rules],
-                [[] for _ in range(compiled.aggregate_count)],
-                EvalContext(instant, compiled.scoring.timezone, self.default_timezone),
-            )
+    def score_many(
+        self,
+        contacts: Iterable[Contact | tuple[Contact, Iterable[Activity]]],
+        at: dt.datetime | None = None,
+    ) -> Iterator[Scores]:
+        """Score many contacts as of one instant, yielding their Scores in input order.
+
+        Each item is a Contact (scored on its profile alone) or a pair of a Contact and
+        its activities. The instant is resolved once, before the first contact, so
+        ``at=None`` scores every contact as of the same "now". Example::
+
+            totals = [s["Product A"].total for s in engine.score_many(contacts, at=instant)]
+        """
+        instant = resolve_instant(at, self.default_timezone)
+        if self.evaluator == "reference":
+            for item in contacts:
+                contact, activities = (item, ()) if isinstance(item, Contact) else item
+                yield self._reference.score(contact, activities, instant)
+            return
+        contexts = self._contexts(instant)
+        score_one = self._score_one
+        for item in contacts:
+            if item.__class__ is Contact:
+                yield score_one(item, (), instant, contexts)
+            elif isinstance(item, Contact):
+                yield score_one(item, (), instant, contexts)
+            else:
+                contact, activities = item
+                yield score_one(contact, activities, instant, contexts)
+
+    def _contexts(self, instant: dt.datetime) -> list[EvalContext]:
+        return [
+            EvalContext(instant, compiled.scoring.timezone, self.default_timezone)
             for compiled in self.compiled
         ]
-        dispatch = self._dispatch
-        for activity in kept:
-            matchers = dispatch.get(activity.type)
-            if matchers is None:
-                continue
-            for position, matcher in matchers:
-                awards, entries, ctx = states[position]
-                matcher(activity, profile, ctx, awards, entries)
 
+    def _score_one(
+        self,
+        contact: Contact,
+        activities: Iterable[Activity],
+        instant: dt.datetime,
+        contexts: list[EvalContext],
+    ) -> Scores:
+        if contact.__class__ is not Contact and not isinstance(contact, Contact):
+            raise TypeError(f"expected leadscore.Contact, got {type(contact).__name__}")
+        kept: Sequence[Activity] = ()
+        if activities:
+            kept = prepare_activities(contact, activities, instant, self.default_timezone)
         cards = {}
-        for compiled, (awards, entries, ctx) in zip(self.compiled, states, strict=True):
+        awards: Sequence[Sequence[Any]]
+        entries: Sequence[Sequence[Any]]
+        for compiled, ctx in zip(self.compiled, contexts, strict=True):
+            if kept:
+                awards, entries = compiled.new_state()
+                compiled.match_all(kept, contact.profile, ctx, awards, entries)
+            else:
+                awards, entries = compiled.empty_state
             cards[compiled.scoring.name] = card_from_state(compiled, contact, awards, entries, ctx)
         return Scores(cards)
 
@@ -211,36 +253,49 @@ class Engine:
 def card_from_state(
     compiled: CompiledScoring,
     contact: Contact,
-    awards: list[list[tuple[Activity, dt.datetime | None]]],
-    entries: list[list[tuple[dt.datetime, Any, Activity]]],
+    awards: Sequence[Sequence[tuple[Activity, dt.datetime | None]]],
+    entries: Sequence[Sequence[tuple[dt.datetime, Any, Activity]]],
     ctx: EvalContext,
 ) -> ScoreCard:
     """Evaluate one scoring as of ``ctx.at`` from matched awards and aggregate entries.
 
     Awards and entries may include activities after ``ctx.at``; they are left out here.
+    The breakdown is built only when the card's caller reads it, from the award lists
+    given here, so the caller must not change those lists afterwards. The diagnostics
+    recorded so far move into the card: ``ctx`` can then score the next contact.
     """
-    at = ctx.at
     scoring = compiled.scoring
-    conditions = compiled.profile_conditions(contact.profile, contact.id, ctx, entries)
-    results: list[RuleResult] = []
-    for rule in scoring.rules:
-        if rule.kind == "profile":
-            results.append(profile_rule_result(rule, conditions[rule.index]))
-            continue
-        points = rule.points
-        valid = [
-            Award(activity, points, expires_at)
-            for activity, expires_at in awards[rule.index]
-            if activity.occurred_at <= at and (expires_at is None or at < expires_at)
-        ]
-        results.append(activity_rule_result(rule, valid))
-    return assemble_card(scoring, contact.id, at, results, diagnostics_for(scoring, ctx.diagnostics))
+    at = ctx.at
+    total, level, conditions = compiled.evaluate(contact.profile, contact.id, ctx, awards, entries)
+    raw_diagnostics: Sequence[tuple[int, str, Any, str]] = ()
+    if ctx.diagnostics:
+        raw_diagnostics = ctx.diagnostics
+        ctx.diagnostics = []
+
+    def details() -> tuple[tuple[RuleResult, ...], tuple[Diagnostic, ...]]:
+        results: list[RuleResult] = []
+        for rule in scoring.rules:
+            if rule.kind == "profile":
+                results.append(profile_rule_result(rule, conditions[rule.index]))
+                continue
+            points = rule.points
+            valid = [
+                Award(activity, points, expires_at)
+                for activity, expires_at in awards[rule.index]
+                if activity.occurred_at <= at and (expires_at is None or at < expires_at)
+            ]
+            results.append(activity_rule_result(rule, valid))
+        return tuple(results), diagnostics_for(scoring, raw_diagnostics)
+
+    return ScoreCard(
+        scoring.name, contact.id, at, total, level, thresholds=scoring.thresholds, details=details
+    )
 
 
 # ---------------------------------------------------------------- module-level entry points
 
 
-def compile(  # noqa: A001 - the public name mirrors re.compile
+def compile(
     text: str,
     *,
     source: str = "<string>",
@@ -253,7 +308,9 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
 
         engine = leadscore.compile('scoring "A" { rule "CZ" { when contact.country == "CZ" award 10 } }')
     """
-    return Engine.from_text(text, source=source, default_timezone=default_timezone, evaluator=evaluator)
+    return Engine.from_text(
+        text, source=source, default_timezone=default_timezone, evaluator=evaluator
+    )
 
 
 def load(
@@ -276,12 +333,15 @@ def load(
         config = json.loads(file.read_text("utf-8"))
     elif suffix in (".yaml", ".yml"):
         try:
-            import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - optional dependency
+            import yaml  # type: ignore[import-untyped]
         except ImportError:
             raise ConfigError(f"{file} is YAML, which needs PyYAML: pip install pyyaml") from None
         config = yaml.safe_load(file.read_text("utf-8"))
     else:
         return Engine.from_text(
-            file.read_text("utf-8"), source=str(path), default_timezone=default_timezone, evaluator=evaluator
+            file.read_text("utf-8"),
+            source=str(path),
+            default_timezone=default_timezone,
+            evaluator=evaluator,
         )
     return Engine.from_config(config, default_timezone=default_timezone, evaluator=evaluator)

@@ -33,6 +33,8 @@ def resolve_instant(at: dt.datetime | None, default_timezone: ZoneInfo | None) -
     """Return the scoring instant in UTC: now when ``at`` is None."""
     if at is None:
         return dt.datetime.now(UTC)
+    if at.__class__ is dt.datetime and at.tzinfo is UTC:
+        return at
     if not isinstance(at, dt.datetime):
         raise TypeError(f"at must be a datetime.datetime, got {type(at).__name__}")
     if at.tzinfo is None:
@@ -47,7 +49,12 @@ def resolve_instant(at: dt.datetime | None, default_timezone: ZoneInfo | None) -
 
 
 def _full_key(activity: Activity) -> tuple[Any, ...]:
-    return (activity.occurred_at, activity.type, activity.id or "", repr(sorted(activity.attributes.items())))
+    return (
+        activity.occurred_at,
+        activity.type,
+        activity.id or "",
+        repr(sorted(activity.attributes.items())),
+    )
 
 
 def prepare_activities(
@@ -59,45 +66,60 @@ def prepare_activities(
     """Validate, deduplicate and filter a contact's activities for scoring as of ``at``.
 
     Activities after ``at`` are dropped. Of several activities with one id, the first
-    by (time, type, attributes) counts, whatever order they arrive in. A naive
+    by (time, type, attributes) counts, whatever order they arrive in; since that is
+    also the earliest, dropping later ones first cannot change which one wins. A naive
     ``occurred_at`` takes ``default_timezone`` or raises DataError.
     """
     kept: list[Activity] = []
     by_id: dict[str, int] = {}
+    contact_id = contact.id
     for activity in activities:
         if activity.__class__ is not Activity and not isinstance(activity, Activity):
             raise TypeError(f"expected leadscore.Activity, got {type(activity).__name__}")
-        if activity.contact_id != contact.id:
+        if activity.contact_id != contact_id:
             raise DataError(
                 f"activity {activity.id or activity.type!r} belongs to contact {activity.contact_id!r}, "
-                f"not to {contact.id!r}",
+                f"not to {contact_id!r}",
                 hint="pass only the activities of the contact being scored",
             )
-        if activity.occurred_at.tzinfo is None:
+        occurred_at = activity.occurred_at
+        if occurred_at.tzinfo is None:
             if default_timezone is None:
                 raise DataError(
-                    f"activity {activity.id or activity.type!r} of contact {contact.id!r} has a naive occurred_at",
+                    f"activity {activity.id or activity.type!r} of contact {contact_id!r} has a naive occurred_at",
                     field="occurred_at",
                     hint="give occurred_at a time zone, or create the engine with default_timezone=",
                 )
-            activity = attrs.evolve(activity, occurred_at=activity.occurred_at.replace(tzinfo=default_timezone))
-        if activity.id is not None:
-            seen = by_id.get(activity.id)
+            activity = attrs.evolve(
+                activity, occurred_at=occurred_at.replace(tzinfo=default_timezone)
+            )
+            occurred_at = activity.occurred_at
+        if occurred_at > at:
+            continue
+        activity_id = activity.id
+        if activity_id is not None:
+            seen = by_id.get(activity_id)
             if seen is not None:
                 if _full_key(activity) < _full_key(kept[seen]):
                     kept[seen] = activity
                 continue
-            by_id[activity.id] = len(kept)
+            by_id[activity_id] = len(kept)
         kept.append(activity)
-    return [activity for activity in kept if activity.occurred_at <= at]
+    return kept
 
 
 def sort_awards(awards: list[Award]) -> tuple[Award, ...]:
     """Order awards oldest first, with ties broken by content so input order never shows."""
-    awards.sort(key=lambda award: (award.activity.occurred_at, award.activity.type, award.activity.id or ""))
+    awards.sort(
+        key=lambda award: (award.activity.occurred_at, award.activity.type, award.activity.id or "")
+    )
     for index in range(1, len(awards)):
         previous, current = awards[index - 1].activity, awards[index].activity
-        if (previous.occurred_at, previous.type, previous.id) == (current.occurred_at, current.type, current.id):
+        if (previous.occurred_at, previous.type, previous.id) == (
+            current.occurred_at,
+            current.type,
+            current.id,
+        ):
             awards.sort(key=lambda award: _full_key(award.activity))
             break
     return tuple(awards)
@@ -119,9 +141,10 @@ def _is_constant(node: Any) -> bool:
 def site_for(rule: int, node: Any) -> Site:
     """Return where a diagnostic about ``node`` points: the operand that holds data, not the literal."""
     if isinstance(node, (ast.Compare, ast.Binary)) and node.right is not None:
+        left, right = source_text(node.left), source_text(node.right)
         if _is_constant(node.left) and not _is_constant(node.right):
-            return Site(rule, source_text(node.right), 1)
-        return Site(rule, source_text(node.left), 0)
+            return Site(rule, right, 1, left)
+        return Site(rule, left, 0, right)
     if isinstance(node, (ast.Matches, ast.Glob)):
         return Site(rule, source_text(node.left))
     if isinstance(node, ast.Unary):
@@ -191,12 +214,23 @@ def assemble_card(
         total = scoring.ceiling
     reached = tuple(threshold for threshold in scoring.thresholds if total >= threshold.points)
     return ScoreCard(
-        scoring=scoring.name,
-        contact_id=contact_id,
-        at=at,
-        total=total,
-        level=reached[-1].name if reached else None,
+        scoring.name,
+        contact_id,
+        at,
+        total,
+        reached[-1].name if reached else None,
         thresholds_reached=reached,
         breakdown=tuple(results),
         diagnostics=diagnostics,
+        thresholds=scoring.thresholds,
     )
+
+
+def level_of(scoring: ProgramScoring, total: int) -> str | None:
+    """Return the name of the highest threshold ``total`` reaches, or None."""
+    level = None
+    for threshold in scoring.thresholds:
+        if total < threshold.points:
+            break
+        level = threshold.name
+    return level

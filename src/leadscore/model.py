@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-__all__ = ["Activity", "Contact", "Duration", "Threshold", "TimeUnit", "to_utc"]
+__all__ = ["Activity", "Contact", "Duration", "FrozenMapping", "Threshold", "TimeUnit", "to_utc"]
 
 UTC: Final = dt.UTC
 
@@ -40,17 +40,48 @@ def to_utc(instant: dt.datetime) -> dt.datetime:
     return instant.astimezone(UTC)
 
 
+class FrozenMapping(dict[str, Any]):
+    """A dict that rejects changes: the profile of a contact or the attributes of an activity.
+
+    It subclasses dict rather than wrapping one because scoring reads these mappings
+    in its innermost loops, and dict's own ``get`` is the fastest lookup Python has.
+    """
+
+    __slots__ = ()
+
+    def _reject(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "contacts and activities are immutable; use attrs.evolve to make a changed copy"
+        )
+
+    __setitem__ = __delitem__ = _reject
+    clear = pop = popitem = setdefault = update = _reject
+    __ior__ = _reject
+
+    def __repr__(self) -> str:
+        return f"FrozenMapping({dict.__repr__(self)})"
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMapping, (dict(self),))
+
+
+_EMPTY: Final = FrozenMapping()
+
+
 def _read_only_copy(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     if mapping is None:
-        return MappingProxyType({})
+        return _EMPTY
+    if mapping.__class__ is FrozenMapping:
+        return mapping
     if not isinstance(mapping, Mapping):
-        raise TypeError(
-            f"expected a mapping of field name to value, got {type(mapping).__name__}"
-        )
+        raise TypeError(f"expected a mapping of field name to value, got {type(mapping).__name__}")
     for key in mapping:
         if not isinstance(key, str):
             raise TypeError(f"field names must be text, got {key!r}")
-    return MappingProxyType(dict(mapping))
+    return FrozenMapping(mapping)
 
 
 def _check_instant(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -40,12 +40,17 @@ class ReferenceEvaluator:
         self.program = program
         self.default_timezone = default_timezone
 
-    def score(self, contact: Contact, activities: Iterable[Activity], at: dt.datetime | None = None) -> Scores:
+    def score(
+        self, contact: Contact, activities: Iterable[Activity], at: dt.datetime | None = None
+    ) -> Scores:
         """Score one contact in every scoring as of ``at``."""
         instant = resolve_instant(at, self.default_timezone)
         kept = prepare_activities(contact, activities, instant, self.default_timezone)
         return Scores(
-            {scoring.name: self._score_one(scoring, contact, kept, instant) for scoring in self.program.scorings}
+            {
+                scoring.name: self._score_one(scoring, contact, kept, instant)
+                for scoring in self.program.scorings
+            }
         )
 
     def _score_one(
@@ -71,7 +76,9 @@ class ReferenceEvaluator:
                 if activity.occurred_at <= at and (expires_at is None or at < expires_at):
                     valid.append(Award(activity, rule.points, expires_at))
             results.append(activity_rule_result(rule, valid))
-        return assemble_card(scoring, contact.id, at, results, diagnostics_for(scoring, ctx.diagnostics))
+        return assemble_card(
+            scoring, contact.id, at, results, diagnostics_for(scoring, ctx.diagnostics)
+        )
 
 
 class _Walker:
@@ -115,11 +122,17 @@ class _Walker:
             if aggregate.where is not None and not self.condition(aggregate.where, activity):
                 continue
             matching.append(activity)
-        lower = runtime.window_start(self.ctx.at, aggregate.within, self.timezone)
+        # An activity is in the window from when it occurs until `within` after that,
+        # exclusive: the same instant at which `expire after` would end its award.
         in_window = [
             activity
             for activity in matching
-            if activity.occurred_at <= self.ctx.at and (lower is None or activity.occurred_at > lower)
+            if activity.occurred_at <= self.ctx.at
+            and (
+                aggregate.within is None
+                or self.ctx.at
+                < runtime.add_duration(activity.occurred_at, aggregate.within, self.timezone)
+            )
         ]
         function = aggregate.function
         if function == "count":
@@ -171,19 +184,25 @@ class _Walker:
             return self._compare(node, activity)
         if isinstance(node, ast.Matches):
             text = self.value(node.left, activity)
-            return runtime.matches(ctx, self.site(node), text, compile_regex(node.pattern, node.flags))
+            return runtime.matches(
+                ctx, self.site(node), text, compile_regex(node.pattern, node.flags)
+            )
         if isinstance(node, ast.Glob):
             text = self.value(node.left, activity)
             return runtime.glob(ctx, self.site(node), text, compile_glob(node.pattern).matcher())
         raise AssertionError(f"unhandled syntax node {type(node).__name__}")
 
     def _field(self, node: ast.Field, activity: Activity | None) -> Any:
+        # Only the dot forms (contact.id, activity.type, …) read the contact or activity
+        # itself. The bracket forms, such as contact["id"], read the profile or attributes.
         if node.root == "contact":
-            if node.path == ("id",):
+            if node.builtin:
                 return self.contact.id
             return runtime.field(self.contact.profile, node.path)
-        assert activity is not None, "the checker allows activity fields only where there is an activity"
-        if len(node.path) == 1 and node.path[0] in ("type", "occurred_at", "id"):
+        assert activity is not None, (
+            "the checker allows activity fields only where there is an activity"
+        )
+        if node.builtin:
             return getattr(activity, node.path[0])
         return runtime.field(activity.attributes, node.path)
 

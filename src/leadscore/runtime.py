@@ -24,6 +24,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from email.utils import parseaddr
 from typing import Any, Final
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -40,17 +41,26 @@ DAY: Final = dt.timedelta(days=1)
 # ---------------------------------------------------------------- evaluation context
 
 
-@attrs.define(slots=True)
 class EvalContext:
     """The instant and time zones of one evaluation, and where diagnostics are collected.
 
     ``diagnostics`` receives ``(rule index, expression text, value, message)`` tuples.
+    A plain slotted class, because one is made per scoring per contact scored.
     """
 
-    at: dt.datetime
-    timezone: ZoneInfo
-    default_timezone: ZoneInfo | None
-    diagnostics: list[tuple[int, str, Any, str]] = attrs.field(factory=list)
+    __slots__ = ("at", "default_timezone", "diagnostics", "timezone")
+
+    def __init__(
+        self,
+        at: dt.datetime,
+        timezone: ZoneInfo,
+        default_timezone: ZoneInfo | None,
+        diagnostics: list[tuple[int, str, Any, str]] | None = None,
+    ) -> None:
+        self.at = at
+        self.timezone = timezone
+        self.default_timezone = default_timezone
+        self.diagnostics = [] if diagnostics is None else diagnostics
 
 
 @attrs.frozen
@@ -58,12 +68,15 @@ class Site:
     """A place in a rule where a value is used: the rule and the expression text for diagnostics.
 
     ``side`` says which operand a type mismatch is blamed on: 0 for the left, 1 for the
-    right (chosen when the left is a literal and the right is not).
+    right (chosen when the left is a literal and the right is not). ``other`` is the
+    text of the other operand, named instead when that one is the cause, such as a
+    date and time with no time zone.
     """
 
     rule: int
     text: str
     side: int = 0
+    other: str = ""
 
 
 def report(ctx: EvalContext, site: Site, value: Any, message: str) -> None:
@@ -75,8 +88,23 @@ def report(ctx: EvalContext, site: Site, value: Any, message: str) -> None:
 
 
 def is_missing(value: Any) -> bool:
-    """True for None and for a float NaN, which data frames use for missing cells."""
-    return value is None or (value.__class__ is float and value != value)
+    """True for None and for NaN, which data frames use for missing cells.
+
+    NaN counts as missing as a float, as a float subclass such as NumPy's float64, and
+    as a Decimal, which would raise instead of comparing.
+    """
+    if value is None:
+        return True
+    cls = value.__class__
+    if cls is float:
+        return bool(value != value)
+    if cls is str or cls is int or cls is bool:
+        return False
+    if isinstance(value, float):
+        return bool(value != value)
+    if isinstance(value, Decimal):
+        return value.is_nan()
+    return False
 
 
 def value_class(value: Any) -> str:
@@ -92,7 +120,8 @@ def value_class(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, numbers.Real):
+    # Decimal is not registered as numbers.Real, but databases hand it out for numeric columns.
+    if isinstance(value, (numbers.Real, Decimal)):
         return "number"
     if isinstance(value, str):
         return "text"
@@ -104,6 +133,8 @@ def value_class(value: Any) -> str:
         return "list"
     if isinstance(value, Mapping):
         return "mapping"
+    if isinstance(value, Duration):
+        return "duration"
     return type(value).__name__
 
 
@@ -116,6 +147,7 @@ _ARTICLES = {
     "list": "a list",
     "mapping": "a mapping",
     "null": "null",
+    "duration": "a duration",
 }
 
 
@@ -137,13 +169,26 @@ def _instant(ctx: EvalContext, value: Any) -> dt.datetime | None:
     return None
 
 
+def _is_naive(value: Any) -> bool:
+    return isinstance(value, dt.datetime) and value.tzinfo is None
+
+
 def _mismatch(ctx: EvalContext, site: Site, left: Any, right: Any, what: str) -> bool:
     if is_missing(left) or is_missing(right):
         return False
     value, other = (right, left) if site.side else (left, right)
+    if _is_naive(other) and not _is_naive(value):
+        # The value with no time zone is the one to fix, whichever operand the site blames.
+        value, other = other, value
+        site = Site(site.rule, site.other or site.text, 1 - site.side, site.text)
     value_name = value_class(value)
     if value_name == "datetime" and value.tzinfo is None:
-        report(ctx, site, value, "this date and time has no time zone; set the engine's default_timezone")
+        report(
+            ctx,
+            site,
+            value,
+            "this date and time has no time zone; set the engine's default_timezone",
+        )
         return False
     report(
         ctx,
@@ -266,7 +311,8 @@ def contains(ctx: EvalContext, site: Site, collection: Any, item: Any) -> bool:
         return False
     found = _member(ctx, item, collection)
     if found is None:
-        return _mismatch(ctx, Site(site.rule, site.text, 1 - site.side), item, collection, "looked up in")
+        flipped = Site(site.rule, site.text, 1 - site.side, site.other)
+        return _mismatch(ctx, flipped, item, collection, "looked up in")
     return found
 
 
@@ -293,7 +339,12 @@ def matches(ctx: EvalContext, site: Site, text: Any, regex: Any) -> bool:
     if is_missing(text):
         return False
     if value_class(text) != "text":
-        report(ctx, site, text, f"'matches' needs text, but this is {describe_class(value_class(text))}")
+        report(
+            ctx,
+            site,
+            text,
+            f"'matches' needs text, but this is {describe_class(value_class(text))}",
+        )
         return False
     return regex.search(text) is not None
 
@@ -303,7 +354,9 @@ def glob(ctx: EvalContext, site: Site, text: Any, matcher: Callable[[str], bool]
     if is_missing(text):
         return False
     if value_class(text) != "text":
-        report(ctx, site, text, f"'glob' needs text, but this is {describe_class(value_class(text))}")
+        report(
+            ctx, site, text, f"'glob' needs text, but this is {describe_class(value_class(text))}"
+        )
         return False
     return matcher(text)
 
@@ -325,7 +378,12 @@ def truth(ctx: EvalContext, site: Site, value: Any) -> bool:
         return True
     if value is False or is_missing(value):
         return False
-    report(ctx, site, value, f"a condition must be true or false, but this is {describe_class(value_class(value))}")
+    report(
+        ctx,
+        site,
+        value,
+        f"a condition must be true or false, but this is {describe_class(value_class(value))}",
+    )
     return False
 
 
@@ -340,7 +398,9 @@ def add_duration(instant: Any, duration: Duration, timezone: ZoneInfo, sign: int
         if isinstance(instant, dt.datetime):
             return instant + step
         return instant + dt.timedelta(days=step.days)
-    delta = relativedelta(months=amount) if duration.unit == "months" else relativedelta(years=amount)
+    delta = (
+        relativedelta(months=amount) if duration.unit == "months" else relativedelta(years=amount)
+    )
     if isinstance(instant, dt.datetime) and instant.tzinfo is not None:
         # Step the wall clock in the scoring's zone, so 31 January + 1 month is the last day of February there.
         local = instant.astimezone(timezone)
@@ -358,27 +418,40 @@ def arithmetic(ctx: EvalContext, site: Site, op: str, left: Any, right: Any) -> 
             if other.__class__ is dt.datetime and other.tzinfo is None:
                 placed = _instant(ctx, other)
                 if placed is None:
-                    _mismatch(ctx, site, other, duration, "moved by")
+                    _mismatch(ctx, site, left, right, "moved by")
                     return None
                 other = placed
-            return add_duration(other, duration, ctx.timezone, -1 if op == "-" else 1)
-        _mismatch(ctx, site, other, duration, "moved by")
+            try:
+                return add_duration(other, duration, ctx.timezone, -1 if op == "-" else 1)
+            except (OverflowError, ValueError) as error:
+                # Such as the placeholder date 9999-12-31 moved past the last date Python has.
+                _out_of_range(ctx, site, other, f"'{op}'", error)
+                return None
+        # The operands go in their written order, so the site blames the one it names.
+        _mismatch(ctx, site, left, right, "moved by")
         return None
     left_class = value_class(left)
     right_class = value_class(right)
     if left_class == right_class == "number":
-        if isinstance(left, Decimal) != isinstance(right, Decimal):
-            left, right = float(left), float(right)
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
-        if op == "*":
-            return left * right
-        if right == 0:
-            report(ctx, site, right, f"division by zero in '{op}', so the result is null")
+        # Ints too large for a float and Decimals beyond their context raise; such a
+        # value becomes a diagnostic like any other value a rule cannot use.
+        try:
+            if isinstance(left, Decimal) != isinstance(right, Decimal):
+                left, right = float(left), float(right)
+            if op == "+":
+                return left + right
+            if op == "-":
+                return left - right
+            if op == "*":
+                return left * right
+            if right == 0:
+                report(ctx, site, right, f"division by zero in '{op}', so the result is null")
+                return None
+            return left / right if op == "/" else left % right
+        except ArithmeticError as error:
+            value = right if site.side else left
+            _out_of_range(ctx, site, value, f"'{op}'", error)
             return None
-        return left / right if op == "/" else left % right
     if op == "+" and left_class == right_class == "text":
         return left + right
     _mismatch(ctx, site, left, right, "combined with")
@@ -395,12 +468,19 @@ def negate(ctx: EvalContext, site: Site, value: Any) -> Any:
     return -value
 
 
-def _text_function(name: str, method: Callable[[str], str]) -> Callable[[EvalContext, Site, Any], Any]:
+def _text_function(
+    name: str, method: Callable[[str], str]
+) -> Callable[[EvalContext, Site, Any], Any]:
     def apply(ctx: EvalContext, site: Site, value: Any) -> Any:
         if is_missing(value):
             return None
         if value_class(value) != "text":
-            report(ctx, site, value, f"{name}() needs text, but this is {describe_class(value_class(value))}")
+            report(
+                ctx,
+                site,
+                value,
+                f"{name}() needs text, but this is {describe_class(value_class(value))}",
+            )
             return None
         return method(value)
 
@@ -416,13 +496,21 @@ def length(ctx: EvalContext, site: Site, value: Any) -> Any:
     if is_missing(value):
         return None
     if value_class(value) not in ("text", "list"):
-        report(ctx, site, value, f"len() needs text or a list, but this is {describe_class(value_class(value))}")
+        report(
+            ctx,
+            site,
+            value,
+            f"len() needs text or a list, but this is {describe_class(value_class(value))}",
+        )
         return None
     return len(value)
 
 
 def _domain_of(text: str) -> str | None:
     text = text.strip()
+    if "<" in text and text.endswith(">"):
+        # "Jane Doe <jane@example.com>", the form mail headers and CRM exports use.
+        text = parseaddr(text)[1]
     if "@" in text and "/" not in text:
         host = text.rsplit("@", 1)[1]
     else:
@@ -441,7 +529,12 @@ def domain(ctx: EvalContext, site: Site, value: Any) -> Any:
     if is_missing(value):
         return None
     if value_class(value) != "text":
-        report(ctx, site, value, f"domain() needs text, but this is {describe_class(value_class(value))}")
+        report(
+            ctx,
+            site,
+            value,
+            f"domain() needs text, but this is {describe_class(value_class(value))}",
+        )
         return None
     return _domain_of(value)
 
@@ -458,10 +551,18 @@ def days_since(ctx: EvalContext, site: Site, value: Any) -> Any:
     instant = _instant(ctx, value)
     if instant is None:
         if value_class(value) == "datetime":
-            report(ctx, site, value, "this date and time has no time zone; set the engine's default_timezone")
+            report(
+                ctx,
+                site,
+                value,
+                "this date and time has no time zone; set the engine's default_timezone",
+            )
         else:
             report(
-                ctx, site, value, f"days_since() needs a date or time, but this is {describe_class(value_class(value))}"
+                ctx,
+                site,
+                value,
+                f"days_since() needs a date or time, but this is {describe_class(value_class(value))}",
             )
         return None
     return math.floor((ctx.at - instant) / DAY)
@@ -491,38 +592,98 @@ def expiry(occurred_at: dt.datetime, validity: Validity, timezone: ZoneInfo) -> 
     return result
 
 
-def window_start(at: dt.datetime, within: Duration | None, timezone: ZoneInfo) -> dt.datetime | None:
-    """Return the exclusive lower bound of an aggregate's window, or None for no bound."""
+def window_start(
+    at: dt.datetime, within: Duration | None, timezone: ZoneInfo
+) -> dt.datetime | None:
+    """Return the exclusive lower bound of an exact-unit window, or None for no bound.
+
+    Only exact units (minutes to weeks) have one: an entry is in the window while
+    ``at < occurred_at + within``. For months and years use `calendar_window`, because
+    stepping ``at`` back by a month is not the inverse of stepping forward (31 March
+    minus a month is 28 February, and 28 February plus a month is 28 March).
+    """
     if within is None:
         return None
-    result: dt.datetime = add_duration(at, within, timezone, -1)
-    return result
+    if within.is_calendar:
+        raise ValueError(f"a window of {within} has no fixed lower bound; use calendar_window")
+    return at - within.as_timedelta()
 
 
-def _in_window(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> list[tuple[dt.datetime, Any, Any]]:
+def calendar_window(
+    entries: Sequence[tuple[dt.datetime, Any, Any]],
+    within: Duration,
+    timezone: ZoneInfo,
+    at: dt.datetime,
+) -> list[tuple[dt.datetime, Any, Any]]:
+    """Return the entries in a months or years window: ``occurred_at <= at < occurred_at + within``."""
+    return [
+        entry
+        for entry in entries
+        if entry[0] <= at and at < add_duration(entry[0], within, timezone)
+    ]
+
+
+def _in_window(
+    entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime
+) -> list[tuple[dt.datetime, Any, Any]]:
     if lower is None:
         return [entry for entry in entries if entry[0] <= at]
     return [entry for entry in entries if lower < entry[0] <= at]
 
 
-def aggregate_count(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> int:
+def aggregate_count(
+    entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime
+) -> int:
     """``count(TYPE …)`` over entries of ``(occurred_at, value, activity)`` in the window ``(lower, at]``."""
-    return len(_in_window(entries, lower, at))
+    count = 0
+    if lower is None:
+        for entry in entries:
+            if entry[0] <= at:
+                count += 1
+    else:
+        for entry in entries:
+            if lower < entry[0] <= at:
+                count += 1
+    return count
 
 
-def aggregate_exists(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> bool:
+def aggregate_exists(
+    entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime
+) -> bool:
     """``exists(TYPE …)``."""
-    return bool(_in_window(entries, lower, at))
+    return any(entry[0] <= at and (lower is None or lower < entry[0]) for entry in entries)
 
 
-def aggregate_first(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> dt.datetime | None:
+def aggregate_first(
+    entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime
+) -> dt.datetime | None:
     """``first(TYPE …)``: the earliest instant in the window, or None."""
-    return min((entry[0] for entry in _in_window(entries, lower, at)), default=None)
+    first = None
+    for entry in entries:
+        instant = entry[0]
+        if (
+            instant <= at
+            and (lower is None or lower < instant)
+            and (first is None or instant < first)
+        ):
+            first = instant
+    return first
 
 
-def aggregate_last(entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime) -> dt.datetime | None:
+def aggregate_last(
+    entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime
+) -> dt.datetime | None:
     """``last(TYPE …)``: the latest instant in the window, or None."""
-    return max((entry[0] for entry in _in_window(entries, lower, at)), default=None)
+    last = None
+    for entry in entries:
+        instant = entry[0]
+        if (
+            instant <= at
+            and (lower is None or lower < instant)
+            and (last is None or instant > last)
+        ):
+            last = instant
+    return last
 
 
 def aggregate_numeric(
@@ -534,7 +695,9 @@ def aggregate_numeric(
     at: dt.datetime,
 ) -> Any:
     """``sum``, ``min``, ``max`` or ``avg`` of the attribute values in the window."""
-    return aggregate_values(ctx, site, function, [entry[1] for entry in _in_window(entries, lower, at)])
+    return aggregate_values(
+        ctx, site, function, [entry[1] for entry in _in_window(entries, lower, at)]
+    )
 
 
 def aggregate_values(ctx: EvalContext, site: Site, function: str, values: Sequence[Any]) -> Any:
@@ -544,18 +707,47 @@ def aggregate_values(ctx: EvalContext, site: Site, function: str, values: Sequen
         if is_missing(value):
             continue
         if value_class(value) != "number":
-            report(ctx, site, value, f"{function}() needs numbers, but this is {describe_class(value_class(value))}; it is skipped")
+            report(
+                ctx,
+                site,
+                value,
+                f"{function}() needs numbers, but this is {describe_class(value_class(value))}; it is skipped",
+            )
             continue
         numbers_found.append(value)
     if function == "sum":
-        return _sum(numbers_found)
+        return _total(ctx, site, function, numbers_found)
     if not numbers_found:
         return None
-    if function == "min":
-        return min(numbers_found)
-    if function == "max":
-        return max(numbers_found)
-    return _sum(numbers_found) / len(numbers_found)
+    if function in ("min", "max"):
+        best = min(numbers_found) if function == "min" else max(numbers_found)
+        # Equal numbers of different types, such as 1 and 1.0, would otherwise make the
+        # result depend on the order of the activities, so the smallest repr wins a tie.
+        ties = [value for value in numbers_found if value == best]
+        return min(ties, key=repr) if len(ties) > 1 else best
+    total = _total(ctx, site, function, numbers_found)
+    if total is None:
+        return None
+    try:
+        return total / len(numbers_found)
+    except ArithmeticError as error:
+        _out_of_range(ctx, site, total, f"{function}()", error)
+        return None
+
+
+def _total(ctx: EvalContext, site: Site, function: str, values: Sequence[Any]) -> Any:
+    """Return the sum of ``values``, or None with a diagnostic when it is out of range."""
+    try:
+        return _sum(values)
+    except ArithmeticError as error:
+        _out_of_range(ctx, site, max(values, key=abs), f"{function}()", error)
+        return None
+
+
+def _out_of_range(ctx: EvalContext, site: Site, value: Any, what: str, error: Exception) -> None:
+    name = type(error).__name__
+    message = f"{what} is out of range for this value ({name}), so the result is null"
+    report(ctx, site, value, message)
 
 
 def _sum(values: Sequence[Any]) -> Any:
@@ -564,6 +756,10 @@ def _sum(values: Sequence[Any]) -> Any:
     ):
         values = [float(value) for value in values]
     # fsum keeps float sums independent of the order the activities arrive in.
-    if any(value.__class__ is float for value in values):
+    if any(isinstance(value, float) for value in values):
         return math.fsum(values)
+    # Decimal addition rounds to the context's precision, so a fixed order keeps the
+    # result independent of the order of the activities too.
+    if any(isinstance(value, Decimal) for value in values):
+        return sum(sorted(values))
     return sum(values)

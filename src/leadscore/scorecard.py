@@ -8,7 +8,7 @@ diagnostics for data that could not be compared.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -62,18 +62,113 @@ class Diagnostic:
         return f"scoring {self.scoring!r}, rule {self.rule!r}: {self.field} = {self.value}: {self.message}"
 
 
-@attrs.frozen
 class ScoreCard:
-    """One contact's score in one scoring as of an instant ``at``."""
+    """One contact's score in one scoring as of an instant ``at``.
 
-    scoring: str
-    contact_id: str
-    at: dt.datetime
-    total: int
-    level: str | None
-    thresholds_reached: tuple[Threshold, ...]
-    breakdown: tuple[RuleResult, ...]
-    diagnostics: tuple[Diagnostic, ...] = ()
+    ``total`` and ``level`` are computed when the card is made. The breakdown,
+    the thresholds reached and the diagnostics are built on first access, because
+    most callers of a bulk scoring run read only the total.
+    """
+
+    __slots__ = (
+        "_breakdown",
+        "_details",
+        "_diagnostics",
+        "_thresholds",
+        "_thresholds_reached",
+        "at",
+        "contact_id",
+        "level",
+        "scoring",
+        "total",
+    )
+
+    def __init__(
+        self,
+        scoring: str,
+        contact_id: str,
+        at: dt.datetime,
+        total: int,
+        level: str | None,
+        thresholds_reached: tuple[Threshold, ...] | None = None,
+        breakdown: tuple[RuleResult, ...] | None = None,
+        diagnostics: tuple[Diagnostic, ...] | None = None,
+        *,
+        thresholds: tuple[Threshold, ...] = (),
+        details: Callable[[], tuple[tuple[RuleResult, ...], tuple[Diagnostic, ...]]] | None = None,
+    ) -> None:
+        self.scoring = scoring
+        self.contact_id = contact_id
+        self.at = at
+        self.total = total
+        self.level = level
+        self._thresholds_reached = thresholds_reached
+        self._thresholds = thresholds
+        self._breakdown = breakdown
+        self._diagnostics = diagnostics
+        if details is None and (breakdown is None or diagnostics is None):
+            raise ValueError(
+                "a ScoreCard needs its breakdown and diagnostics, or a details function"
+            )
+        self._details = details
+
+    def _materialize(self) -> None:
+        assert self._details is not None
+        breakdown, diagnostics = self._details()
+        if self._breakdown is None:
+            self._breakdown = breakdown
+        if self._diagnostics is None:
+            self._diagnostics = diagnostics
+        self._details = None
+
+    @property
+    def breakdown(self) -> tuple[RuleResult, ...]:
+        """Each rule's contribution, in declaration order, met or not."""
+        if self._breakdown is None:
+            self._materialize()
+        assert self._breakdown is not None
+        return self._breakdown
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Values the rules could not use, sorted."""
+        if self._diagnostics is None:
+            self._materialize()
+        assert self._diagnostics is not None
+        return self._diagnostics
+
+    @property
+    def thresholds_reached(self) -> tuple[Threshold, ...]:
+        """The thresholds whose points the total reaches, lowest first."""
+        if self._thresholds_reached is None:
+            self._thresholds_reached = tuple(t for t in self._thresholds if self.total >= t.points)
+        return self._thresholds_reached
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.scoring,
+            self.contact_id,
+            self.at,
+            self.total,
+            self.level,
+            self.thresholds_reached,
+            self.breakdown,
+            self.diagnostics,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ScoreCard):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ScoreCard(scoring={self.scoring!r}, contact_id={self.contact_id!r}, at={self.at!r}, "
+            f"total={self.total!r}, level={self.level!r}, thresholds_reached={self.thresholds_reached!r}, "
+            f"breakdown={self.breakdown!r}, diagnostics={self.diagnostics!r})"
+        )
 
     def rule(self, name: str) -> RuleResult:
         """Return the result of the rule called ``name``; raises KeyError if there is none."""
@@ -104,7 +199,9 @@ class ScoreCard:
                             "activity_type": award.activity.type,
                             "occurred_at": award.activity.occurred_at.isoformat(),
                             "points": award.points,
-                            "expires_at": award.expires_at.isoformat() if award.expires_at else None,
+                            "expires_at": award.expires_at.isoformat()
+                            if award.expires_at
+                            else None,
                         }
                         for award in result.awards
                     ],
@@ -121,7 +218,7 @@ class Scores(Mapping[str, ScoreCard]):
     __slots__ = ("_cards",)
 
     def __init__(self, cards: Mapping[str, ScoreCard]) -> None:
-        self._cards = dict(cards)
+        self._cards = cards if cards.__class__ is dict else dict(cards)
 
     def __getitem__(self, scoring: str) -> ScoreCard:
         try:
@@ -144,7 +241,9 @@ class Scores(Mapping[str, ScoreCard]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{name!r}: {card.total} ({card.level})" for name, card in self._cards.items())
+        inner = ", ".join(
+            f"{name!r}: {card.total} ({card.level})" for name, card in self._cards.items()
+        )
         return f"Scores({{{inner}}})"
 
     @property

@@ -539,8 +539,7 @@ CONFIG_CASES = [
     pytest.param(
         config_rule("{ when contact.vip award 10 }"),
         (1, 1),
-        "unexpected '{'; expected the end of the text, 'award', 'expire', 'max', "
-        "'on' or 'when'",
+        "unexpected '{'; expected the end of the text, 'award', 'expire', 'max', 'on' or 'when'",
         "a rule from config holds only its clauses, without braces",
         ("A", "R"),
         id="config-rule-with-braces",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -377,7 +377,7 @@ class _Checker:
     ) -> ProgramRule | None:
         """Check one rule's clauses and conditions; returns None when it has errors."""
         errors_before = len(self.errors)
-        by_kind: dict[type, list[ast.Clause]] = {}
+        by_kind: dict[type, list[Any]] = {}
         for clause in rule.clauses:
             by_kind.setdefault(type(clause), []).append(clause)
         clause_words = {
@@ -387,16 +387,16 @@ class _Checker:
             ast.MaxClause: "max",
             ast.Expire: "expire",
         }
-        for kind, clauses in by_kind.items():
+        for clause_type, clauses in by_kind.items():
             if len(clauses) > 1:
                 self.error(
-                    f"rule '{rule.name}' has more than one '{clause_words[kind]}' clause",
+                    f"rule '{rule.name}' has more than one '{clause_words[clause_type]}' clause",
                     clauses[1].span,
                 )
 
         whens = by_kind.get(ast.When, [])
         ons = by_kind.get(ast.On, [])
-        awards = by_kind.get(ast.AwardClause, [])
+        awards: list[ast.AwardClause] = by_kind.get(ast.AwardClause, [])
         caps = by_kind.get(ast.MaxClause, [])
         expires = by_kind.get(ast.Expire, [])
 
@@ -422,6 +422,7 @@ class _Checker:
 
         self.aggregates = []
         self.reads_contact = False
+        result: tuple[Any, ...] | None
         if whens:
             result = self._profile_rule(rule, whens[0], award, caps, expires)
         elif ons:

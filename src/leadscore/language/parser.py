@@ -805,7 +805,9 @@ class _Builder(lark.Transformer[Token, Any]):
             points_span,
         )
 
-    def record(self, meta: Any, children: list[ast.RecordField | None]) -> tuple[ast.RecordField, ...]:
+    def record(
+        self, meta: Any, children: list[ast.RecordField | None]
+    ) -> tuple[ast.RecordField, ...]:
         fields = tuple(field for field in children if field is not None)
         seen: set[str] = set()
         for field in fields:

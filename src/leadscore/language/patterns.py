@@ -119,12 +119,13 @@ class GlobPlan:
         kind, parts = self.kind, self.parts
         if kind == "equal":
             return parts[0].__eq__
+        first = parts[0] if parts else ""
         if kind == "contains":
-            return lambda text, part=parts[0]: part in text
+            return lambda text: first in text
         if kind == "prefix":
-            return lambda text, part=parts[0]: text.startswith(part)
+            return lambda text: text.startswith(first)
         if kind == "suffix":
-            return lambda text, part=parts[0]: text.endswith(part)
+            return lambda text: text.endswith(first)
         if kind == "prefix_suffix":
             head, tail = parts
             return lambda text: (

@@ -87,10 +87,22 @@ class Field:
     @property
     def text(self) -> str:
         """The field as a user would write it, for messages."""
-        parts = [self.root]
-        for key in self.path:
-            parts.append(f".{key}" if key.isidentifier() else f"[{key!r}]")
+        from leadscore.language.parser import KEYWORDS
+
+        parts: list[str] = [self.root]
+        for position, key in enumerate(self.path):
+            # A builtin name in brackets reads the data, so it must print with brackets too.
+            reads_builtin_name = (
+                position == 0 and not self.builtin and self.path in _BUILTIN_PATHS[self.root]
+            )
+            if key.isidentifier() and key not in KEYWORDS and not reads_builtin_name:
+                parts.append(f".{key}")
+            else:
+                parts.append('["' + key.replace("\\", "\\\\").replace('"', '\\"') + '"]')
         return "".join(parts)
+
+
+_BUILTIN_PATHS = {"contact": {("id",)}, "activity": {("type",), ("occurred_at",), ("id",)}}
 
 
 @attrs.frozen

@@ -317,22 +317,13 @@ def _text(node: Any) -> str:
 def window_exit(occurred_at: dt.datetime, within: Duration, timezone: ZoneInfo) -> dt.datetime:
     """Return the first instant at which an entry at ``occurred_at`` is outside a ``within`` window.
 
-    The window at ``at`` is ``(at - within, at]``. For months and years the step is
-    clamped to the month's last day, so the exit can be the next local midnight.
+    An entry is in the window while ``at < occurred_at + within``, with months and years
+    stepped on the scoring's wall clock, so it leaves exactly once, at that instant.
     """
     if within.unit in EXACT_UNITS:
         return occurred_at + within.as_timedelta()
-    candidate: dt.datetime = runtime.add_duration(occurred_at, within, timezone)
-    for _ in range(5):
-        if runtime.window_start(candidate, within, timezone) >= occurred_at:  # type: ignore[operator]
-            return candidate
-        local = candidate.astimezone(timezone)
-        midnight = dt.datetime.combine(local.date() + DAY, dt.time(0), tzinfo=timezone)
-        candidate = midnight.astimezone(dt.UTC)
-    # NOTE: runtime.window_start steps the wall clock back by whole months and keeps the
-    # time of day, so near a month's end an entry can leave the window and come back for
-    # a few hours. The tracker checks only the first exit.
-    return candidate
+    exit_instant: dt.datetime = runtime.add_duration(occurred_at, within, timezone)
+    return exit_instant
 
 
 def instant_of(
@@ -470,7 +461,11 @@ class _ValueEvaluator:
     def _aggregate(self, node: ast.Aggregate) -> Any:
         index = next(i for i, aggregate in enumerate(self.plan.aggregates) if aggregate is node)
         entries = self.entries[index]
-        lower = runtime.window_start(self.at, node.within, self.plan.timezone)
+        lower = None
+        if node.within is not None and node.within.is_calendar:
+            entries = runtime.calendar_window(entries, node.within, self.plan.timezone, self.at)
+        else:
+            lower = runtime.window_start(self.at, node.within, self.plan.timezone)
         function = node.function
         if function == "count":
             return runtime.aggregate_count(entries, lower, self.at)
