@@ -24,7 +24,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "ones; a scoring name may be used in only one file. Each failure is printed with the "
         "expected and actual scores and the rules and activities behind them.",
         epilog="Exit codes: 0 every test passed, 1 a test failed, 2 a file does not parse or "
-        "check, or has no test block. Example: leadscore test rules.lead rules-tests.lead",
+        "check, or the files hold no test block. "
+        "Example: leadscore test rules.lead rules-tests.lead",
     )
     parser.add_argument(
         "rules",

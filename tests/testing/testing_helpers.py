@@ -1,0 +1,82 @@
+"""Sample policies and instants shared by the tests of leadscore.testing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+UTC = dt.UTC
+AT = dt.datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
+
+# Points by hand: a decision maker from a target country with one pricing visit in the
+# last 30 days scores 20 + 10 + 5 = 35, below MQL at 40.
+PRODUCT_A = """\
+scoring "Product A" {
+    threshold "MQL" at 40
+    threshold "SQL" at 60
+    expire after 90 days
+
+    rule "Decision maker" {
+        when contact.job_title matches /\\b(ceo|cto|vp|head|director)\\b/i
+        award 20
+    }
+    rule "Target country" {
+        when contact.country in ["CZ", "SK", "DE"]
+        award 10
+    }
+    rule "Pricing page" {
+        on page_visit where activity.url glob "*/pricing*"
+        award 5 each
+        max 15
+        expire after 30 days
+    }
+    rule "Whitepaper" {
+        on download where activity.file == "whitepaper.pdf"
+        award 15 once
+    }
+}
+"""
+
+# The test block from the feature's description, word for word.
+HEAD_OF_MARKETING_TEST = """\
+test "Head of marketing from CZ, one pricing visit" {
+    at 2026-06-30T12:00Z
+    contact { country: "CZ", job_title: "Head of Marketing" }
+    activity page_visit 3 days ago { url: "https://example.com/pricing" }
+    expect "Product A" total 35
+    expect "Product A" level none
+    expect "Product A" rule "Pricing page" 5
+}
+"""
+
+# Meant never to put an unsubscribed contact at MQL. Without "Banking enterprise" the
+# positive rules add at most 20 + 10 + 15 = 45, so one -50 penalty keeps the total at
+# -5 or less. "Banking enterprise" alone gives 80, and 80 - 50 = 30 reaches MQL: the
+# policy is wrong exactly for unsubscribed contacts whose industry is "banking".
+UNSUBSCRIBE_BUGGY = """\
+scoring "Product A" {
+    threshold "MQL" at 30
+    rule "Decision maker" {
+        when contact.job_title matches /\\b(ceo|cto|head|director)\\b/i
+        award 20
+    }
+    rule "Target country" { when contact.country in ["CZ", "SK", "DE"] award 10 }
+    rule "Pricing page" {
+        on page_visit where activity.url glob "*/pricing*"
+        award 5 each
+        max 15
+        expire after 30 days
+    }
+    rule "Banking enterprise" { when contact.industry == "banking" award 80 }
+    rule "Unsubscribed" { on newsletter_unsubscribe award -50 once expire never }
+}
+"""
+
+# The fix: a penalty larger than all positive points together (20 + 10 + 15 + 80 = 125).
+UNSUBSCRIBE_FIXED = UNSUBSCRIBE_BUGGY.replace("award -50 once", "award -150 once")
+
+
+def write(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` with LF line endings and return the path."""
+    path.write_text(text, encoding="utf-8", newline="\n")
+    return path
