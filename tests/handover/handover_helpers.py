@@ -5,10 +5,13 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import http.server
+import json
+import re
 import socket
 import ssl
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -235,6 +238,50 @@ class RecordingHTTPServer:
         self._thread.join(5)
 
 
+# --- Salesforce -------------------------------------------------------------------------
+
+UPSERT_PATH = re.compile(
+    r"/services/data/v\d+\.\d+/sobjects/Lead/Leadscore_Id__c/(?P<value>[^/?]+)"
+)
+
+
+class FakeSalesforceLeads:
+    """The part of Salesforce's REST API that an upsert by external id uses.
+
+    ``fail_next`` replies are sent instead of success; with ``commit_before_failing``
+    the record is written first, like a server that fails after its commit.
+    """
+
+    def __init__(self) -> None:
+        self.leads: dict[str, dict[str, Any]] = {}
+        self.fail_next: list[Reply] = []
+        self.commit_before_failing = False
+        self._lock = threading.Lock()
+
+    def __call__(self, request: ReceivedRequest) -> Reply:
+        match = UPSERT_PATH.fullmatch(request.path)
+        if request.method != "PATCH" or match is None:
+            return Reply(404, body=b'[{"errorCode": "NOT_FOUND", "message": "no such resource"}]')
+        if request.headers.get("Authorization") != "Bearer test-session":
+            return Reply(401, body=b'[{"errorCode": "INVALID_SESSION_ID", "message": "bad"}]')
+
+        external_id = urllib.parse.unquote(match["value"])
+        fields = json.loads(request.body)
+        with self._lock:
+            failure = self.fail_next.pop(0) if self.fail_next else None
+            if failure is not None and not self.commit_before_failing:
+                return failure
+            created = external_id not in self.leads
+            lead = self.leads.setdefault(external_id, {"Id": f"00Q{len(self.leads):012d}"})
+            lead.update(fields)
+        if failure is not None:
+            return failure
+        if created:
+            body = {"id": lead["Id"], "success": True, "errors": [], "created": True}
+            return Reply(201, {"Content-Type": "application/json"}, json.dumps(body).encode())
+        return Reply(204)
+
+
 # --- SMTP ------------------------------------------------------------------------------
 
 
@@ -349,3 +396,45 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.advance(seconds)
+
+
+# --- Tracker rules ---------------------------------------------------------------------
+
+START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+# "Product A" reaches MQL with three page visits, or a demo request, and SQL with 60
+# points. Visits expire after 7 days, so a contact can drop below MQL and climb back.
+# SETTINGS takes scoring settings such as "notify once".
+RULES_TEMPLATE = """
+scoring "Product A" {
+    threshold "MQL" at 30
+    threshold "SQL" at 60
+    SETTINGS
+    rule "Job title" { when contact.title == "CTO" award 20 }
+    rule "Pricing page" { on page_visit award 10 each max 40 expire after 7 days }
+    rule "Demo request" { on demo_request award 30 expire after 14 days }
+}
+scoring "Product B" {
+    threshold "MQL" at 20
+    rule "Webinar" { on webinar award 20 each expire after 3 days }
+}
+"""
+
+
+def pipeline_rules(settings: str = "") -> str:
+    """Return the test rules, with ``settings`` added to the scoring "Product A"."""
+    return RULES_TEMPLATE.replace("SETTINGS", settings)
+
+
+def visits(contact_id: str, start: dt.datetime, count: int, prefix: str) -> list[Activity]:
+    """Return ``count`` page visits of a contact, one hour apart from ``start``."""
+    return [
+        Activity(
+            contact_id,
+            "page_visit",
+            start + dt.timedelta(hours=hour),
+            {"url": "https://example.com/pricing"},
+            id=f"{prefix}-{hour}",
+        )
+        for hour in range(count)
+    ]

@@ -287,6 +287,9 @@ def test_import_loads_no_optional_library() -> None:
 
 def test_package_imports_only_allowed_modules() -> None:
     allowed = {"leadscore.model", "leadscore.scorecard", "leadscore.errors"}
+    # The pipeline wires a Tracker to the outbox, so it alone may import the tracker and
+    # the engine. The package loads it only when HandOverPipeline is first used.
+    allowed_in_pipeline = allowed | {"leadscore.engine", "leadscore.tracking"}
     package = Path(leadscore.handover.__file__).parent
     imported: dict[str, set[str]] = {}
 
@@ -305,7 +308,8 @@ def test_package_imports_only_allowed_modules() -> None:
             if module.startswith("leadscore.handover"):
                 continue
             if top == "leadscore":
-                assert module in allowed, f"{name} imports {module}"
+                permitted = allowed_in_pipeline if name == "pipeline.py" else allowed
+                assert module in permitted, f"{name} imports {module}"
             else:
                 assert top in sys.stdlib_module_names or top in {"attrs", "__future__"}, (
                     f"{name} imports {module} at import time"

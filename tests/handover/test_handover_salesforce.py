@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import re
 import sys
-import threading
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +13,9 @@ import pytest
 import requests
 from handover_helpers import (
     LOCALHOST,
+    UPSERT_PATH,
     FakeClock,
-    ReceivedRequest,
+    FakeSalesforceLeads,
     RecordingHTTPServer,
     Reply,
     TLSFiles,
@@ -30,10 +28,6 @@ from leadscore.errors import DeliveryError
 from leadscore.handover import Dispatcher, HandOver, MemoryOutbox, SalesforceSink
 from leadscore.model import Contact
 
-UPSERT_PATH = re.compile(
-    r"/services/data/v\d+\.\d+/sobjects/Lead/Leadscore_Id__c/(?P<value>[^/?]+)"
-)
-
 FIELDS = {
     "LastName": "profile.name",
     "Company": "profile.company",
@@ -41,43 +35,6 @@ FIELDS = {
     "Lead_Score__c": "score",
     "Rating": "level",
 }
-
-
-class FakeSalesforceLeads:
-    """The part of Salesforce's REST API that an upsert by external id uses.
-
-    ``fail_next`` replies are sent instead of success; with ``commit_before_failing``
-    the record is written first, like a server that fails after its commit.
-    """
-
-    def __init__(self) -> None:
-        self.leads: dict[str, dict[str, Any]] = {}
-        self.fail_next: list[Reply] = []
-        self.commit_before_failing = False
-        self._lock = threading.Lock()
-
-    def __call__(self, request: ReceivedRequest) -> Reply:
-        match = UPSERT_PATH.fullmatch(request.path)
-        if request.method != "PATCH" or match is None:
-            return Reply(404, body=b'[{"errorCode": "NOT_FOUND", "message": "no such resource"}]')
-        if request.headers.get("Authorization") != "Bearer test-session":
-            return Reply(401, body=b'[{"errorCode": "INVALID_SESSION_ID", "message": "bad"}]')
-
-        external_id = urllib.parse.unquote(match["value"])
-        fields = json.loads(request.body)
-        with self._lock:
-            failure = self.fail_next.pop(0) if self.fail_next else None
-            if failure is not None and not self.commit_before_failing:
-                return failure
-            created = external_id not in self.leads
-            lead = self.leads.setdefault(external_id, {"Id": f"00Q{len(self.leads):012d}"})
-            lead.update(fields)
-        if failure is not None:
-            return failure
-        if created:
-            body = {"id": lead["Id"], "success": True, "errors": [], "created": True}
-            return Reply(201, {"Content-Type": "application/json"}, json.dumps(body).encode())
-        return Reply(204)
 
 
 @pytest.fixture

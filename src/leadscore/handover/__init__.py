@@ -2,9 +2,13 @@
 
 A `HandOver` is added to an `Outbox` (in the same transaction as the state change
 that caused it, with `SQLiteOutbox`), and a `Dispatcher` delivers it to each sink,
-retrying failures and keeping dead letters. Sinks: `EmailSink`, `WebhookSink`,
-`SalesforceSink` (extra ``salesforce``), `FileSink`, `NotifySink` (extra ``notify``)
-and `CallbackSink`. The optional libraries are imported only when their sink is built.
+retrying failures and keeping dead letters. `HandOverPipeline` does this for the
+crossings a `leadscore.tracking.Tracker` reports, with `HandOverRoutes` choosing the
+sinks per scoring and threshold.
+
+Sinks: `EmailSink`, `WebhookSink`, `SalesforceSink` (extra ``salesforce``),
+`FileSink`, `NotifySink` (extra ``notify``) and `CallbackSink`. The optional
+libraries are imported only when their sink is built.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from leadscore.handover.files import FileSink, escape_csv_cell, read_jsonl
 from leadscore.handover.outbox import Delivery, MemoryOutbox, Outbox, SQLiteOutbox
 from leadscore.handover.protocols import Enricher, Sink
 from leadscore.handover.record import HandOver
+from leadscore.handover.routing import HandOverRoutes
 from leadscore.handover.smtp import EmailSink
 from leadscore.handover.webhook import WebhookSink, sign_body, verify_signature
 
 if TYPE_CHECKING:
     from leadscore.handover.notify import NotifySink
+    from leadscore.handover.pipeline import HandOverPipeline
     from leadscore.handover.salesforce import SalesforceSink
 
 __all__ = [
@@ -36,6 +42,8 @@ __all__ = [
     "Enricher",
     "FileSink",
     "HandOver",
+    "HandOverPipeline",
+    "HandOverRoutes",
     "HandOverTemplate",
     "MemoryOutbox",
     "NotifySink",
@@ -55,7 +63,12 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The modules of the sinks with optional libraries load on first use. They import
     # their library only when a sink is built, so this keeps `import leadscore.handover`
-    # fast as well.
+    # fast as well. The pipeline loads on first use because it imports the tracker,
+    # which the rest of the package does not depend on.
+    if name == "HandOverPipeline":
+        from leadscore.handover.pipeline import HandOverPipeline
+
+        return HandOverPipeline
     if name == "SalesforceSink":
         from leadscore.handover.salesforce import SalesforceSink
 
