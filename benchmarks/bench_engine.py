@@ -12,6 +12,9 @@ Workloads:
 - activities: synthetic contacts with 0 to 40 activities each (page visits, downloads,
   unsubscribes) scored with benchmarks/example.lead, which mixes profile rules,
   capped activity rules with expiry, and aggregates.
+- decay: the same contacts scored with benchmarks/decay.lead, which is example.lead
+  with decay on its two capped activity rules (one by weeks, one by calendar months),
+  so the difference to the activity workload is the cost of decay.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
 
 import leadscore
 from leadscore import Activity, Contact
@@ -38,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("LEADSCORE_DATA", ROOT.parent / "shared" / "data"))
 AT = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
+PRAGUE = ZoneInfo("Europe/Prague")
 
 
 # ---------------------------------------------------------------- hand-written equivalents
@@ -87,10 +94,25 @@ def bank_by_hand(profile: dict[str, Any]) -> int:
 DECISION_MAKER = re.compile(r"\b(ceo|cto|vp|head|director)\b", re.IGNORECASE)
 
 
+def months_since(occurred_at: dt.datetime, at: dt.datetime) -> int:
+    """Whole calendar months from ``occurred_at`` to ``at``, stepped on the clock in Prague."""
+    local = occurred_at.astimezone(PRAGUE)
+    months = 0
+    while (local + relativedelta(months=months + 1)).astimezone(dt.UTC) <= at:
+        months += 1
+    return months
+
+
 def example_by_hand(
-    profile: dict[str, Any], activities: Sequence[Activity], at: dt.datetime
+    profile: dict[str, Any], activities: Sequence[Activity], at: dt.datetime, decay: bool = False
 ) -> int:
-    """The rules of benchmarks/example.lead written directly in Python."""
+    """The rules of benchmarks/example.lead written directly in Python.
+
+    With ``decay``, the rules of benchmarks/decay.lead: a pricing visit loses half its
+    points every week and a whitepaper download a quarter every calendar month. The
+    values are powers of a half and three quarters times 5 and 15, which floats hold
+    exactly, so Python's round() halves to even as the engine does.
+    """
     total = 0
     job_title = profile.get("job_title")
     if isinstance(job_title, str) and DECISION_MAKER.search(job_title):
@@ -113,7 +135,8 @@ def example_by_hand(
         if activity.type == "page_visit":
             url = activity.attributes.get("url")
             if isinstance(url, str) and "/pricing" in url and at < occurred_at + 30 * DAY:
-                pricing += 5
+                weeks = (at - occurred_at) // (7 * DAY)
+                pricing += round(5 * 0.5**weeks) if decay else 5
             if occurred_at > month_ago:
                 recent_visits += 1
             if last_visit is None or occurred_at > last_visit:
@@ -123,7 +146,8 @@ def example_by_hand(
                 activity.attributes.get("file") == "lead-scoring-whitepaper.pdf"
                 and at < occurred_at + 90 * DAY
             ):
-                whitepaper += 15
+                months = months_since(occurred_at, at)
+                whitepaper += round(15 * 0.75**months) if decay else 15
         elif activity.type == "newsletter_unsubscribe":
             unsubscribed -= 50
     total += min(pricing, 25) + min(whitepaper, 15) + unsubscribed
@@ -224,12 +248,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bank_rules = ROOT / "benchmarks" / "bank.lead"
     example_rules = ROOT / "benchmarks" / "example.lead"
+    decay_rules = ROOT / "benchmarks" / "decay.lead"
     engines = {
         "compiled": (leadscore.load(bank_rules), leadscore.load(example_rules)),
         "reference": (
             leadscore.load(bank_rules, evaluator="reference"),
             leadscore.load(example_rules, evaluator="reference"),
         ),
+    }
+    decay_engines = {
+        "compiled": leadscore.load(decay_rules),
+        "reference": leadscore.load(decay_rules, evaluator="reference"),
     }
 
     # Profile workload: the bank contacts.
@@ -276,23 +305,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeats,
     )
 
+    # Decay workload: the same contacts, with decay on the two capped activity rules.
+    expected = [example_by_hand(dict(c.profile), acts, AT, decay=True) for c, acts in population]
+    if expected == [example_by_hand(dict(c.profile), acts, AT) for c, acts in population]:
+        raise SystemExit("decay changes no total, so the decay workload would measure nothing")
+    for name, engine in decay_engines.items():
+        got = [engine.score(c, acts, AT)["Product A"].total for c, acts in population]
+        if got != expected:
+            mismatches = [i for i, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e]
+            raise SystemExit(
+                f"{name} disagrees with the hand-written decay function on {len(mismatches)} contacts"
+            )
+    decay_rates = {
+        name: best_rate(
+            lambda e=engine: sum(e.score(c, a, AT)["Product A"].total for c, a in population),
+            len(population),
+            repeats if name == "compiled" else 1,
+        )
+        for name, engine in decay_engines.items()
+    }
+    decay_rates["hand-written"] = best_rate(
+        lambda: sum(example_by_hand(dict(c.profile), a, AT, decay=True) for c, a in population),
+        len(population),
+        repeats,
+    )
+
     print(f"machine: {machine()}")
     print(f"profile workload: {len(contacts)} bank contacts, 11 profile rules")
     print(f"activity workload: {len(population)} contacts, {activity_count} activities, 8 rules")
+    print("decay workload: the same contacts, 2 of the 8 rules with decay")
     print()
     print(
-        f"{'evaluator':<14}{'profile contacts/s':>20}{'vs hand':>9}{'activity contacts/s':>22}{'vs hand':>9}"
+        f"{'evaluator':<14}{'profile contacts/s':>20}{'vs hand':>9}{'activity contacts/s':>22}"
+        f"{'vs hand':>9}{'decay contacts/s':>19}{'vs hand':>9}"
     )
     for name in ("compiled", "reference", "hand-written"):
-        p, a = profile_rates[name], activity_rates[name]
+        p, a, d = profile_rates[name], activity_rates[name], decay_rates[name]
         print(
             f"{name:<14}{p:>20,.0f}{p / profile_rates['hand-written']:>8.2f}x"
             f"{a:>22,.0f}{a / activity_rates['hand-written']:>8.2f}x"
+            f"{d:>19,.0f}{d / decay_rates['hand-written']:>8.2f}x"
         )
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"machine": machine(), "profile": profile_rates, "activity": activity_rates},
+                {
+                    "machine": machine(),
+                    "profile": profile_rates,
+                    "activity": activity_rates,
+                    "decay": decay_rates,
+                },
                 indent=2,
             )
         )

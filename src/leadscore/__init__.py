@@ -35,7 +35,15 @@ from leadscore.errors import (
 )
 from leadscore.loaders import ColumnMapping, LoadReport, read_activities, read_contacts
 from leadscore.model import Activity, Contact, Duration, Threshold
-from leadscore.scorecard import Award, Diagnostic, RuleResult, ScoreCard, Scores
+from leadscore.scorecard import (
+    Award,
+    Diagnostic,
+    GradeResult,
+    GroupResult,
+    RuleResult,
+    ScoreCard,
+    Scores,
+)
 from leadscore.tracking import MemoryStore, SQLiteStore, ThresholdDropped, ThresholdReached, Tracker
 
 __version__ = "0.1.0.dev0"
@@ -55,6 +63,8 @@ __all__ = [
     "Diagnostic",
     "Duration",
     "Engine",
+    "GradeResult",
+    "GroupResult",
     "LeadscoreError",
     "LoadReport",
     "MemoryStore",

@@ -1,7 +1,7 @@
 """Compile a checked scoring into Python functions, generated as source and compiled once.
 
-For each scoring the compiler writes one module of plain Python: a function per
-activity type that matches one activity against every ``on`` rule and aggregate of
+For each scoring or persona the compiler writes one module of plain Python: a function
+per activity type that matches one activity against every ``on`` rule and aggregate of
 that type, and one function that evaluates the ``when`` conditions. Scoring then costs
 a dictionary lookup and one call per activity, instead of a walk over a syntax tree.
 
@@ -52,7 +52,9 @@ class CompiledScoring:
     ``evaluate(profile, contact_id, ctx, awards, entries)`` returns the total after
     caps, floor and ceiling, the level's name (or None) and the tuple
     ``profile_conditions`` would return; it skips awards after ``ctx.at`` and those
-    expired by then.
+    expired by then. Awards of a rule with decay are valued at ``ctx.at`` from a
+    per-rule table of decayed values, and the rules of a group add to a sum that is
+    capped before it joins the total.
     """
 
     scoring: ProgramScoring
@@ -66,6 +68,8 @@ class CompiledScoring:
     # A shared read-only state for a contact with no activities.
     empty_state: tuple[tuple[tuple[()], ...], tuple[tuple[()], ...]]
     match_all: Callable[..., None]
+    # Each group's name and cap, for the score cards, computed once.
+    group_caps: tuple[tuple[str, int], ...] = ()
 
     def new_state(self) -> tuple[list[list[Any]], list[list[Any]]]:
         """Return empty award lists (one per rule) and entry lists (one per aggregate)."""
@@ -97,6 +101,7 @@ def compile_scoring(scoring: ProgramScoring) -> CompiledScoring:
         source=source,
         empty_state=(((),) * len(scoring.rules), ((),) * len(generator.aggregate_index)),
         match_all=namespace["match_all"],
+        group_caps=tuple((group.name, group.cap) for group in scoring.groups),
     )
 
 
@@ -254,25 +259,29 @@ class _Generator:
             lines.append(f"    g{index} = {self._aggregate_value(aggregate, index)}")
         if totals:
             lines.append("    total = 0")
+            lines += [f"    group_{group.index} = 0" for group in self.scoring.groups]
         results = []
         for rule in self.scoring.rules:
             self.rule = rule
+            # A rule in a group adds to the group's sum, which is capped below.
+            into = "total" if rule.group is None else f"group_{rule.group}"
             lines.append(f"    # rule {rule.index}")
             if rule.kind != "profile":
                 results.append("False")
                 if totals:
-                    lines += self._activity_total(rule)
+                    lines += self._activity_total(rule, into)
                 continue
             assert rule.condition is not None
             lines.append(f"    r{rule.index} = {self.cond(rule.condition)}")
             if totals:
                 lines.append(f"    if r{rule.index}:")
-                lines.append(f"        total += {rule.points}")
+                lines.append(f"        {into} += {rule.points}")
             results.append(f"r{rule.index}")
         conditions = f"({', '.join(results)}{',' if len(results) == 1 else ''})"
         if not totals:
             lines.append(f"    return {conditions}")
             return lines
+        lines += self._group_totals()
         if self.scoring.floor is not None:
             lines += [
                 f"    if total < {self.scoring.floor}:",
@@ -292,25 +301,67 @@ class _Generator:
         lines.append(f"    return total, level, {conditions}")
         return lines
 
-    def _activity_total(self, rule: ProgramRule) -> list[str]:
-        """Count the valid awards of an ``on`` rule and add its capped points to ``total``."""
+    def _group_totals(self) -> list[str]:
+        """Cap each group's sum at its cap, up or down, and add it to ``total``."""
+        lines = []
+        for group in self.scoring.groups:
+            name = f"group_{group.index}"
+            lines += [
+                f"    # group {group.index}",
+                f"    if {name} > {group.cap}:",
+                f"        {name} = {group.cap}",
+                f"    elif {name} < {-group.cap}:",
+                f"        {name} = {-group.cap}",
+                f"    total += {name}",
+            ]
+        return lines
+
+    def _activity_total(self, rule: ProgramRule, into: str) -> list[str]:
+        """Add up the valid awards of an ``on`` rule and add its capped points to ``into``."""
         index = rule.index
         valid = (
             "a.occurred_at <= at" if rule.validity.kind == "never" else "a.occurred_at <= at < e"
         )
-        lines = [
-            "    n = 0",
-            f"    for a, e in awards[{index}]:",
-            f"        if {valid}:",
-            "            n += 1",
-            f"    c = n * {rule.points}",
-        ]
+        if rule.decay is None:
+            # Every award is worth the rule's points, so counting them is enough.
+            lines = [
+                "    n = 0",
+                f"    for a, e in awards[{index}]:",
+                f"        if {valid}:",
+                "            n += 1",
+                f"    c = n * {rule.points}",
+            ]
+        else:
+            lines = ["    c = 0", f"    for a, e in awards[{index}]:", f"        if {valid}:"]
+            lines += ["            " + line for line in self._decayed_value(rule)]
         if rule.cap is not None and rule.points >= 0:
             lines += [f"    if c > {rule.cap}:", f"        c = {rule.cap}"]
         elif rule.cap is not None:
             lines += [f"    if c < {-rule.cap}:", f"        c = {-rule.cap}"]
-        lines.append("    total += c")
+        lines.append(f"    {into} += c")
         return lines
+
+    def _decayed_value(self, rule: ProgramRule) -> list[str]:
+        """Add the value of award ``a`` at ``at`` to ``c``, read from the rule's table of values."""
+        assert rule.decay is not None
+        table = runtime.DecayTable(rule.points, rule.decay.rate)
+        period = rule.decay.period
+        if period.unit in EXACT_UNITS:
+            periods = f"(at - a.occurred_at) // {self.const(period.as_timedelta())}"
+        else:
+            periods = f"_runtime.calendar_periods(a.occurred_at, {self.const(period)}, _tz, at)"
+        # Each rule binds a table of its own, because the cached values depend on its points.
+        name = f"_decay_{rule.index}"
+        self.constants[name] = table
+        self.constants[f"{name}_values"] = table.values
+        return [
+            f"k = {periods}",
+            f"if k < {table.zero_after}:",
+            f"    v = {name}_values.get(k)",
+            "    if v is None:",
+            f"        v = {name}(k)",
+            "    c += v",
+        ]
 
     def _aggregate_value(self, aggregate: ast.Aggregate, index: int) -> str:
         entries = f"entries[{index}]"

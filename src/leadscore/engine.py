@@ -22,7 +22,10 @@ from leadscore.config import rule_file_from_config
 from leadscore.errors import ConfigError, Problem
 from leadscore.evaluation import (
     activity_rule_result,
+    award_points,
     diagnostics_for,
+    grade_results,
+    group_name,
     prepare_activities,
     profile_rule_result,
     resolve_instant,
@@ -84,19 +87,26 @@ class Engine:
         self.compiled: tuple[CompiledScoring, ...] = tuple(
             compile_scoring(s) for s in program.scorings
         )
+        # Personas compile like scorings but stay apart, so that code which walks
+        # `compiled` gets scorings only.
+        self.compiled_personas: tuple[CompiledScoring, ...] = tuple(
+            compile_scoring(p) for p in program.personas
+        )
+        self._all_compiled = self.compiled + self.compiled_personas
 
-        # Activity type -> the matchers of every scoring that reads that type.
+        # Activity type -> the matchers of every scoring and persona that reads that type.
         dispatch: dict[str, list[tuple[int, Callable[..., None]]]] = {}
-        for position, compiled in enumerate(self.compiled):
+        for position, compiled in enumerate(self._all_compiled):
             for activity_type, matcher in compiled.matchers.items():
                 dispatch.setdefault(activity_type, []).append((position, matcher))
         self._dispatch = {
             activity_type: tuple(entries) for activity_type, entries in dispatch.items()
         }
         logger.debug(
-            "compiled %d scorings with %d rules",
+            "compiled %d scorings and %d personas with %d rules",
             len(program.scorings),
-            sum(len(s.rules) for s in program.scorings),
+            len(program.personas),
+            sum(len(s.rules) for s in program.scorings + program.personas),
         )
 
     # ---------------------------------------------------------------- construction
@@ -146,13 +156,27 @@ class Engine:
         """The scoring names, in declaration order."""
         return tuple(scoring.name for scoring in self.program.scorings)
 
+    @property
+    def personas(self) -> tuple[str, ...]:
+        """The persona names, in declaration order."""
+        return tuple(persona.name for persona in self.program.personas)
+
+    @property
+    def grades(self) -> tuple[str, ...]:
+        """The grade names, in declaration order."""
+        return tuple(grade.name for grade in self.program.grades)
+
     def thresholds(self, scoring: str) -> tuple[Threshold, ...]:
-        """Return the thresholds of a scoring, lowest first."""
+        """Return the thresholds of a scoring, lowest first, or the one threshold of a persona."""
         return self._scoring(scoring).thresholds
 
     def rules(self, scoring: str) -> tuple[str, ...]:
-        """Return the rule names of a scoring, in declaration order."""
+        """Return the rule names of a scoring or persona, in declaration order."""
         return tuple(rule.name for rule in self._scoring(scoring).rules)
+
+    def groups(self, scoring: str) -> tuple[str, ...]:
+        """Return the group names of a scoring or persona, in declaration order."""
+        return tuple(group.name for group in self._scoring(scoring).groups)
 
     @property
     def activity_types(self) -> frozenset[str]:
@@ -160,12 +184,11 @@ class Engine:
         return frozenset(self._dispatch)
 
     def _scoring(self, name: str) -> ProgramScoring:
-        for scoring in self.program.scorings:
+        for scoring in self.program.scorings + self.program.personas:
             if scoring.name == name:
                 return scoring
-        raise KeyError(
-            f"no scoring named {name!r}; the scorings are {', '.join(map(repr, self.scorings))}"
-        )
+        known = ", ".join(map(repr, self.scorings + self.personas))
+        raise KeyError(f"no scoring or persona named {name!r}; they are {known}")
 
     def __repr__(self) -> str:
         return f"<leadscore.Engine scorings={list(self.scorings)!r} evaluator={self.evaluator!r}>"
@@ -211,18 +234,18 @@ class Engine:
         contexts = self._contexts(instant)
         score_one = self._score_one
         for item in contacts:
-            if item.__class__ is Contact:
-                yield score_one(item, (), instant, contexts)
-            elif isinstance(item, Contact):
+            # The class test is the fast path; isinstance admits subclasses.
+            if item.__class__ is Contact or isinstance(item, Contact):
                 yield score_one(item, (), instant, contexts)
             else:
                 contact, activities = item
                 yield score_one(contact, activities, instant, contexts)
 
     def _contexts(self, instant: dt.datetime) -> list[EvalContext]:
+        """Return one context per compiled scoring, then one per compiled persona."""
         return [
             EvalContext(instant, compiled.scoring.timezone, self.default_timezone)
-            for compiled in self.compiled
+            for compiled in self._all_compiled
         ]
 
     def _score_one(
@@ -240,14 +263,19 @@ class Engine:
         cards = {}
         awards: Sequence[Sequence[Any]]
         entries: Sequence[Sequence[Any]]
-        for compiled, ctx in zip(self.compiled, contexts, strict=True):
+        for compiled, ctx in zip(self._all_compiled, contexts, strict=True):
             if kept:
                 awards, entries = compiled.new_state()
                 compiled.match_all(kept, contact.profile, ctx, awards, entries)
             else:
                 awards, entries = compiled.empty_state
             cards[compiled.scoring.name] = card_from_state(compiled, contact, awards, entries, ctx)
-        return Scores(cards)
+        if not self.compiled_personas and not self.program.grades:
+            return Scores(cards)
+        # Persona names never equal scoring names, so one dict contains both until here.
+        personas = {persona.name: cards.pop(persona.name) for persona in self.program.personas}
+        totals = {name: card.total for name, card in cards.items()}
+        return Scores(cards, personas, grade_results(self.program.grades, totals))
 
 
 def card_from_state(
@@ -274,21 +302,40 @@ def card_from_state(
 
     def details() -> tuple[tuple[RuleResult, ...], tuple[Diagnostic, ...]]:
         results: list[RuleResult] = []
+        timezone = scoring.timezone
         for rule in scoring.rules:
+            group = group_name(scoring, rule)
             if rule.kind == "profile":
-                results.append(profile_rule_result(rule, conditions[rule.index]))
+                results.append(profile_rule_result(rule, conditions[rule.index], group))
                 continue
-            points = rule.points
-            valid = [
-                Award(activity, points, expires_at)
+            current = [
+                (activity, expires_at)
                 for activity, expires_at in awards[rule.index]
                 if activity.occurred_at <= at and (expires_at is None or at < expires_at)
             ]
-            results.append(activity_rule_result(rule, valid))
+            if rule.decay is None:
+                points = rule.points
+                valid = [Award(activity, points, expires_at) for activity, expires_at in current]
+            else:
+                valid = [
+                    Award(
+                        activity, award_points(rule, activity.occurred_at, at, timezone), expires_at
+                    )
+                    for activity, expires_at in current
+                ]
+            results.append(activity_rule_result(rule, valid, group))
         return tuple(results), diagnostics_for(scoring, raw_diagnostics)
 
     return ScoreCard(
-        scoring.name, contact.id, at, total, level, thresholds=scoring.thresholds, details=details
+        scoring.name,
+        contact.id,
+        at,
+        total,
+        level,
+        thresholds=scoring.thresholds,
+        details=details,
+        group_caps=compiled.group_caps,
+        kind=scoring.kind,
     )
 
 

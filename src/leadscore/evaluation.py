@@ -7,18 +7,26 @@ only in how they evaluate conditions, never in how inputs are cleaned or totals 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from leadscore import runtime
 from leadscore.errors import DataError
 from leadscore.language import syntax as ast
-from leadscore.language.program import ProgramRule, ProgramScoring
+from leadscore.language.program import Band, ProgramGrade, ProgramRule, ProgramScoring
 from leadscore.model import Activity, Contact
 from leadscore.runtime import Site
-from leadscore.scorecard import Award, Diagnostic, RuleResult, ScoreCard
+from leadscore.scorecard import (
+    Award,
+    Diagnostic,
+    GradeResult,
+    RuleResult,
+    ScoreCard,
+    group_results,
+)
 
 UTC = dt.UTC
 _MAX_VALUE_REPR = 80
@@ -157,7 +165,29 @@ def site_for(rule: int, node: Any) -> Site:
 # ---------------------------------------------------------------- results to cards
 
 
-def activity_rule_result(rule: ProgramRule, valid: list[Award]) -> RuleResult:
+def award_points(
+    rule: ProgramRule, occurred_at: dt.datetime, at: dt.datetime, timezone: ZoneInfo
+) -> int:
+    """Return what one award of an ``on`` rule is worth at ``at``: its points, decayed by age."""
+    if rule.decay is None:
+        return rule.points
+    periods = runtime.decay_periods(occurred_at, rule.decay.period, timezone, at)
+    return runtime.decayed_points(rule.points, rule.decay.rate, periods)
+
+
+def group_name(scoring: ProgramScoring, rule: ProgramRule) -> str | None:
+    """Return the name of the group ``rule`` belongs to, or None."""
+    return None if rule.group is None else scoring.groups[rule.group].name
+
+
+def group_caps(scoring: ProgramScoring) -> tuple[tuple[str, int], ...]:
+    """Return each group's name and cap, for `ScoreCard`."""
+    return tuple((group.name, group.cap) for group in scoring.groups)
+
+
+def activity_rule_result(
+    rule: ProgramRule, valid: list[Award], group: str | None = None
+) -> RuleResult:
     """Add up the valid awards of an ``on`` rule and apply its cap."""
     raw = sum(award.points for award in valid)
     points = raw
@@ -170,12 +200,15 @@ def activity_rule_result(rule: ProgramRule, valid: list[Award]) -> RuleResult:
         met=bool(valid),
         capped=points != raw,
         awards=sort_awards(valid),
+        group=group,
     )
 
 
-def profile_rule_result(rule: ProgramRule, met: bool) -> RuleResult:
+def profile_rule_result(rule: ProgramRule, met: bool, group: str | None = None) -> RuleResult:
     """Return a ``when`` rule's contribution: its points while the condition holds."""
-    return RuleResult(rule=rule.name, kind="profile", points=rule.points if met else 0, met=met)
+    return RuleResult(
+        rule=rule.name, kind="profile", points=rule.points if met else 0, met=met, group=group
+    )
 
 
 def diagnostics_for(
@@ -206,8 +239,11 @@ def assemble_card(
     results: Sequence[RuleResult],
     diagnostics: tuple[Diagnostic, ...],
 ) -> ScoreCard:
-    """Add up rule contributions, apply floor and ceiling, and find the level reached."""
-    total = sum(result.points for result in results)
+    """Add up rule contributions, cap groups, apply floor and ceiling, and find the level reached."""
+    caps = group_caps(scoring)
+    groups = group_results(caps, results)
+    total = sum(result.points for result in results if result.group is None)
+    total += sum(group.points for group in groups)
     if scoring.floor is not None and total < scoring.floor:
         total = scoring.floor
     if scoring.ceiling is not None and total > scoring.ceiling:
@@ -223,6 +259,8 @@ def assemble_card(
         breakdown=tuple(results),
         diagnostics=diagnostics,
         thresholds=scoring.thresholds,
+        group_caps=caps,
+        kind=scoring.kind,
     )
 
 
@@ -234,3 +272,82 @@ def level_of(scoring: ProgramScoring, total: int) -> str | None:
             break
         level = threshold.name
     return level
+
+
+# ---------------------------------------------------------------- grades
+
+
+def band_of(bands: Sequence[Band], total: int) -> str | None:
+    """Return the name of the highest band ``total`` reaches (bands are highest first), or None."""
+    for band in bands:
+        if total >= band.points:
+            return band.name
+    return None
+
+
+def grade_results(
+    grades: Sequence[ProgramGrade], totals: Mapping[str, int]
+) -> dict[str, GradeResult]:
+    """Return each grade's bands and label, from the totals of the scorings it names."""
+    results = {}
+    for grade in grades:
+        fit = band_of(grade.fit_bands, totals[grade.fit])
+        engagement = band_of(grade.engagement_bands, totals[grade.engagement])
+        label = fit + engagement if fit is not None and engagement is not None else None
+        results[grade.name] = GradeResult(grade.name, label, fit, engagement)
+    return results
+
+
+# ---------------------------------------------------------------- instants at which decay changes a value
+
+
+def next_decay_change(
+    scoring: ProgramScoring,
+    awards: Sequence[Sequence[tuple[Activity, dt.datetime | None]]],
+    at: dt.datetime,
+) -> dt.datetime | None:
+    """Return the first instant after ``at`` at which a valid award's decayed value changes.
+
+    ``awards`` are the award lists `CompiledScoring.match_all` fills, one per rule.
+    Only awards valid at ``at`` count, and a change at or after an award's expiry is
+    left out, because the expiry ends the award first. Period boundaries at which the
+    rounded value stays the same are skipped. Returns None when no value will change.
+    """
+    earliest: dt.datetime | None = None
+    for rule in scoring.rules:
+        decay = rule.decay
+        if decay is None:
+            continue
+        zero_after = runtime.periods_to_zero(rule.points, decay.rate)
+        for activity, expires_at in awards[rule.index]:
+            occurred_at = activity.occurred_at
+            if occurred_at > at or (expires_at is not None and expires_at <= at):
+                continue
+            periods = runtime.decay_periods(occurred_at, decay.period, scoring.timezone, at)
+            if periods >= zero_after:
+                continue
+            changes = _next_change(rule.points, decay.rate, periods, zero_after)
+            instant = runtime.period_step(occurred_at, decay.period, changes, scoring.timezone)
+            if instant is None or (expires_at is not None and instant >= expires_at):
+                continue
+            if earliest is None or instant < earliest:
+                earliest = instant
+    return earliest
+
+
+def _next_change(points: int, rate: int, periods: int, zero_after: int) -> int:
+    """Return the fewest periods, more than ``periods``, at which the decayed value differs.
+
+    The value only moves towards 0 as periods pass, so a binary search finds the first
+    change, and at ``zero_after`` periods the value is 0, which differs from a value
+    that is not.
+    """
+    current = runtime.decayed_points(points, rate, periods)
+    low, high = periods, zero_after  # the value at low is current, and at high it differs
+    while high - low > 1:
+        middle = (low + high) // 2
+        if runtime.decayed_points(points, rate, middle) == current:
+            low = middle
+        else:
+            high = middle
+    return high

@@ -18,6 +18,8 @@ from leadscore.evaluation import (
     activity_rule_result,
     assemble_card,
     diagnostics_for,
+    grade_results,
+    group_name,
     prepare_activities,
     profile_rule_result,
     resolve_instant,
@@ -26,7 +28,7 @@ from leadscore.evaluation import (
 from leadscore.language import syntax as ast
 from leadscore.language.patterns import compile_glob, compile_regex
 from leadscore.language.program import Program, ProgramRule, ProgramScoring
-from leadscore.model import Activity, Contact
+from leadscore.model import Activity, Contact, Duration
 from leadscore.runtime import EvalContext
 from leadscore.scorecard import Award, RuleResult, Scores
 
@@ -46,12 +48,16 @@ class ReferenceEvaluator:
         """Score one contact in every scoring as of ``at``."""
         instant = resolve_instant(at, self.default_timezone)
         kept = prepare_activities(contact, activities, instant, self.default_timezone)
-        return Scores(
-            {
-                scoring.name: self._score_one(scoring, contact, kept, instant)
-                for scoring in self.program.scorings
-            }
-        )
+        cards = {
+            scoring.name: self._score_one(scoring, contact, kept, instant)
+            for scoring in self.program.scorings
+        }
+        personas = {
+            persona.name: self._score_one(persona, contact, kept, instant)
+            for persona in self.program.personas
+        }
+        totals = {name: card.total for name, card in cards.items()}
+        return Scores(cards, personas, grade_results(self.program.grades, totals))
 
     def _score_one(
         self, scoring: ProgramScoring, contact: Contact, activities: list[Activity], at: dt.datetime
@@ -60,11 +66,12 @@ class ReferenceEvaluator:
         results: list[RuleResult] = []
         for rule in scoring.rules:
             walker = _Walker(ctx, rule, contact, activities, scoring.timezone)
+            group = group_name(scoring, rule)
             if rule.kind == "profile":
                 walker.compute_aggregates()
                 assert rule.condition is not None
                 met = walker.condition(rule.condition, None)
-                results.append(profile_rule_result(rule, met))
+                results.append(profile_rule_result(rule, met, group))
                 continue
             valid: list[Award] = []
             for activity in activities:
@@ -74,11 +81,35 @@ class ReferenceEvaluator:
                     continue
                 expires_at = runtime.expiry(activity.occurred_at, rule.validity, scoring.timezone)
                 if activity.occurred_at <= at and (expires_at is None or at < expires_at):
-                    valid.append(Award(activity, rule.points, expires_at))
-            results.append(activity_rule_result(rule, valid))
+                    points = _decayed(rule, activity.occurred_at, at, scoring.timezone)
+                    valid.append(Award(activity, points, expires_at))
+            results.append(activity_rule_result(rule, valid, group))
         return assemble_card(
             scoring, contact.id, at, results, diagnostics_for(scoring, ctx.diagnostics)
         )
+
+
+def _decayed(
+    rule: ProgramRule, occurred_at: dt.datetime, at: dt.datetime, timezone: ZoneInfo
+) -> int:
+    """Return an award's value at ``at``, counting whole periods one step at a time."""
+    if rule.decay is None:
+        return rule.points
+    period = rule.decay.period
+    if not period.is_calendar:
+        periods = (at - occurred_at) // period.as_timedelta()
+    else:
+        periods = 0
+        while True:
+            step = Duration(period.amount * (periods + 1), period.unit)
+            try:
+                reached = runtime.add_duration(occurred_at, step, timezone) <= at
+            except (OverflowError, ValueError):
+                reached = False  # past the end of the calendar, so after any instant
+            if not reached:
+                break
+            periods += 1
+    return runtime.decayed_points(rule.points, rule.decay.rate, periods)
 
 
 class _Walker:

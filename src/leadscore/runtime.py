@@ -19,12 +19,15 @@ The rules these functions implement:
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import functools
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from email.utils import parseaddr
+from fractions import Fraction
 from typing import Any, Final
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -590,6 +593,155 @@ def expiry(occurred_at: dt.datetime, validity: Validity, timezone: ZoneInfo) -> 
     assert validity.duration is not None
     result: dt.datetime = add_duration(occurred_at, validity.duration, timezone)
     return result
+
+
+# ---------------------------------------------------------------- decay
+
+
+def period_step(
+    occurred_at: dt.datetime, period: Duration, periods: int, timezone: ZoneInfo
+) -> dt.datetime | None:
+    """Return ``occurred_at`` plus ``periods`` times ``period``, or None past the calendar's end.
+
+    The periods are added as one step, as ``expire after`` adds its duration: 31
+    January plus two months is 31 March, not 28 March.
+    """
+    try:
+        result: dt.datetime = add_duration(
+            occurred_at, Duration(period.amount * periods, period.unit), timezone
+        )
+    except (OverflowError, ValueError):
+        return None
+    return result
+
+
+# Any run of n calendar months has at least 28·n days, and a change of UTC offset moves
+# a wall-clock step by less than a day, so a shorter age is less than n months.
+_SHORTEST_MONTH = dt.timedelta(days=28)
+
+
+def _shift_months(local: dt.datetime, months: int) -> dt.datetime | None:
+    """Return ``local`` moved by ``months`` on its wall clock, in UTC, or None past year 9999.
+
+    It gives the instant `add_duration` gives, without ``relativedelta``: the day is
+    clamped to the end of a shorter month, and a wall-clock time that occurs twice or
+    not at all is read with ``fold=0``, as ``relativedelta`` leaves it.
+    """
+    position = local.month - 1 + months
+    year = local.year + position // 12
+    if year > dt.MAXYEAR:
+        return None
+    month = position % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    try:
+        return local.replace(year=year, month=month, day=day, fold=0).astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def calendar_periods(
+    occurred_at: dt.datetime, period: Duration, timezone: ZoneInfo, at: dt.datetime
+) -> int:
+    """Return the largest ``k`` with ``occurred_at + k·period <= at``, for months and years.
+
+    This is the fast path of the compiled engine; the reference evaluator steps with
+    `add_duration` one period at a time, and the property tests compare the two. The
+    count of calendar months between the two wall-clock dates gives an estimate that
+    is at most one period too high, because a clamped day or a later time of day
+    moves the k-th step by less than a month. The loops correct it.
+    """
+    step = period.amount * (12 if period.unit == "years" else 1)
+    if at - occurred_at < step * _SHORTEST_MONTH - DAY:
+        return 0
+    start = occurred_at.astimezone(timezone)
+    end = at.astimezone(timezone)
+    months = (end.year - start.year) * 12 + end.month - start.month
+    periods = max(months // step, 0)
+    while periods > 0:
+        instant = _shift_months(start, periods * step)
+        if instant is not None and instant <= at:
+            break
+        periods -= 1
+    while True:
+        instant = _shift_months(start, (periods + 1) * step)
+        if instant is None or instant > at:
+            return periods
+        periods += 1
+
+
+def decay_periods(
+    occurred_at: dt.datetime, period: Duration, timezone: ZoneInfo, at: dt.datetime
+) -> int:
+    """Return the number of whole decay periods from ``occurred_at`` to ``at`` (0 if ``at`` is earlier)."""
+    if at <= occurred_at:
+        return 0
+    if period.unit in EXACT_UNITS:
+        return (at - occurred_at) // period.as_timedelta()
+    return calendar_periods(occurred_at, period, timezone, at)
+
+
+@functools.lru_cache(maxsize=1024)
+def periods_to_zero(points: int, rate: int) -> int:
+    """Return the fewest whole periods after which an award of ``points`` is worth 0.
+
+    The value's size only shrinks with each period, and from a size of one half on it
+    rounds to 0, so this is the smallest ``k`` with ``|points| * (1 - rate/100) ** k <=
+    1/2``: a search over ``k`` with exact integers.
+    """
+    if points == 0:
+        return 0
+    kept = 100 - rate
+
+    def is_zero(periods: int) -> bool:
+        return bool(2 * abs(points) * kept**periods <= 100**periods)
+
+    high = 1
+    while not is_zero(high):
+        high *= 2
+    low = high // 2  # not zero, or 0
+    while high - low > 1:
+        middle = (low + high) // 2
+        if is_zero(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def decayed_points(points: int, rate: int, periods: int) -> int:
+    """Return ``points * (1 - rate/100) ** periods``, computed exactly and rounded half to even."""
+    if periods <= 0 or points == 0:
+        return points
+    if periods >= periods_to_zero(points, rate):
+        return 0
+    # round() of a Fraction rounds half to even: 2.5 becomes 2 and 3.5 becomes 4.
+    return round(Fraction(points * (100 - rate) ** periods, 100**periods))
+
+
+class DecayTable:
+    """The decayed values of one rule's award by the number of whole periods, each computed once.
+
+    ``values`` maps a number of periods to the value, and generated code reads it
+    directly. ``zero_after`` is the number of periods from which the value is 0.
+    Filling the dict from several threads is safe, because every thread stores the
+    same value.
+    """
+
+    __slots__ = ("points", "rate", "values", "zero_after")
+
+    def __init__(self, points: int, rate: int) -> None:
+        self.points = points
+        self.rate = rate
+        self.zero_after = periods_to_zero(points, rate)
+        self.values: dict[int, int] = {0: points}
+
+    def __call__(self, periods: int) -> int:
+        value = self.values.get(periods)
+        if value is None:
+            value = decayed_points(self.points, self.rate, periods)
+            if periods < self.zero_after:
+                self.values[periods] = value
+        return value
 
 
 def window_start(

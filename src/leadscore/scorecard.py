@@ -2,25 +2,39 @@
 
 A `ScoreCard` answers "why is this lead hot?": the total, the level reached, each
 rule's contribution with the activities behind it and when each award expires, and
-diagnostics for data that could not be compared.
+diagnostics for data that could not be compared. `Scores` holds the cards of one
+contact, and its persona and grades.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from fractions import Fraction
 from typing import Any, Literal
 
 import attrs
 
 from leadscore.model import Activity, Threshold
 
-__all__ = ["Award", "Diagnostic", "RuleResult", "ScoreCard", "Scores", "Threshold"]
+__all__ = [
+    "Award",
+    "Diagnostic",
+    "GradeResult",
+    "GroupResult",
+    "RuleResult",
+    "ScoreCard",
+    "Scores",
+    "Threshold",
+]
 
 
 @attrs.frozen
 class Award:
-    """Points one activity earns under one rule, valid until ``expires_at`` (None: never)."""
+    """Points one activity earns under one rule, valid until ``expires_at`` (None: never).
+
+    For a rule with decay, ``points`` is the award's decayed value at the card's instant.
+    """
 
     activity: Activity
     points: int
@@ -31,9 +45,11 @@ class Award:
 class RuleResult:
     """One rule's contribution to a total.
 
-    ``points`` is what the rule adds after its cap. ``met`` is true when the rule's
-    condition holds (``when`` rules) or when at least one award is valid (``on``
-    rules). ``awards`` lists the valid awards of an ``on`` rule, oldest first.
+    ``points`` is what the rule adds after its cap, before its group's cap. ``met`` is
+    true when the rule's condition holds (``when`` rules) or when at least one award is
+    valid (``on`` rules), even one that has decayed to 0. ``awards`` lists the valid
+    awards of an ``on`` rule, oldest first. ``group`` is the name of the rule's group,
+    or None.
     """
 
     rule: str
@@ -42,6 +58,50 @@ class RuleResult:
     met: bool
     capped: bool = False
     awards: tuple[Award, ...] = ()
+    group: str | None = None
+
+
+@attrs.frozen
+class GroupResult:
+    """One group's contribution to a total: its rules' points added up, then capped.
+
+    ``capped`` is true when the group's cap changed the sum. ``rules`` are the names of the
+    group's rules, in declaration order.
+    """
+
+    name: str
+    points: int
+    capped: bool
+    rules: tuple[str, ...]
+
+
+@attrs.frozen
+class GradeResult:
+    """A contact's grade: the fit band and the engagement band reached, and the label they make.
+
+    ``label`` is the fit band's name followed by the engagement band's, such as ``"A1"``,
+    or None when either total is below all its bands.
+    """
+
+    grade: str
+    label: str | None
+    fit: str | None
+    engagement: str | None
+
+
+def group_results(
+    group_caps: Sequence[tuple[str, int]], breakdown: Sequence[RuleResult]
+) -> tuple[GroupResult, ...]:
+    """Add up each group's rules and cap the sum at the group's cap, up or down."""
+    results = []
+    for name, cap in group_caps:
+        members = [result for result in breakdown if result.group == name]
+        raw = sum(result.points for result in members)
+        points = max(-cap, min(raw, cap))
+        results.append(
+            GroupResult(name, points, points != raw, tuple(result.rule for result in members))
+        )
+    return tuple(results)
 
 
 @attrs.frozen(order=True)
@@ -63,21 +123,25 @@ class Diagnostic:
 
 
 class ScoreCard:
-    """One contact's score in one scoring as of an instant ``at``.
+    """One contact's score in one scoring or persona as of an instant ``at``.
 
-    ``total`` and ``level`` are computed when the card is made. The breakdown,
-    the thresholds reached and the diagnostics are built on first access, because
-    most callers of a bulk scoring run read only the total.
+    ``total`` and ``level`` are computed when the card is made. The breakdown, the
+    groups, the thresholds reached and the diagnostics are built on first access,
+    because most callers of a bulk scoring run read only the total. ``kind`` is
+    ``"persona"`` for a persona's card, whose one threshold is the persona's.
     """
 
     __slots__ = (
         "_breakdown",
         "_details",
         "_diagnostics",
+        "_groups",
         "_thresholds",
         "_thresholds_reached",
         "at",
         "contact_id",
+        "group_caps",
+        "kind",
         "level",
         "scoring",
         "total",
@@ -96,6 +160,8 @@ class ScoreCard:
         *,
         thresholds: tuple[Threshold, ...] = (),
         details: Callable[[], tuple[tuple[RuleResult, ...], tuple[Diagnostic, ...]]] | None = None,
+        group_caps: tuple[tuple[str, int], ...] = (),
+        kind: Literal["scoring", "persona"] = "scoring",
     ) -> None:
         self.scoring = scoring
         self.contact_id = contact_id
@@ -111,6 +177,9 @@ class ScoreCard:
                 "a ScoreCard needs its breakdown and diagnostics, or a details function"
             )
         self._details = details
+        self.group_caps = group_caps
+        self._groups: tuple[GroupResult, ...] | None = None
+        self.kind = kind
 
     def _materialize(self) -> None:
         assert self._details is not None
@@ -138,6 +207,20 @@ class ScoreCard:
         return self._diagnostics
 
     @property
+    def groups(self) -> tuple[GroupResult, ...]:
+        """Each group's contribution, in declaration order, from ``group_caps`` and the breakdown."""
+        if self._groups is None:
+            self._groups = group_results(self.group_caps, self.breakdown)
+        return self._groups
+
+    @property
+    def ratio(self) -> Fraction | None:
+        """A persona's total divided by its threshold, exactly; None for a scoring's card."""
+        if self.kind != "persona" or not self._thresholds:
+            return None
+        return Fraction(self.total, self._thresholds[0].points)
+
+    @property
     def thresholds_reached(self) -> tuple[Threshold, ...]:
         """The thresholds whose points the total reaches, lowest first."""
         if self._thresholds_reached is None:
@@ -154,6 +237,8 @@ class ScoreCard:
             self.thresholds_reached,
             self.breakdown,
             self.diagnostics,
+            self.groups,
+            self.kind,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -185,6 +270,7 @@ class ScoreCard:
             "at": self.at.isoformat(),
             "total": self.total,
             "level": self.level,
+            "ratio": None if self.ratio is None else float(self.ratio),
             "thresholds_reached": [t.name for t in self.thresholds_reached],
             "breakdown": [
                 {
@@ -193,6 +279,7 @@ class ScoreCard:
                     "points": result.points,
                     "met": result.met,
                     "capped": result.capped,
+                    "group": result.group,
                     "awards": [
                         {
                             "activity_id": award.activity.id,
@@ -208,17 +295,37 @@ class ScoreCard:
                 }
                 for result in self.breakdown
             ],
+            "groups": [
+                {
+                    "name": group.name,
+                    "points": group.points,
+                    "capped": group.capped,
+                    "rules": list(group.rules),
+                }
+                for group in self.groups
+            ],
             "diagnostics": [attrs.asdict(d) for d in self.diagnostics],
         }
 
 
 class Scores(Mapping[str, ScoreCard]):
-    """The score cards of one contact, keyed by scoring name in declaration order."""
+    """The score cards of one contact, keyed by scoring name in declaration order.
 
-    __slots__ = ("_cards",)
+    Iterating, indexing, ``totals`` and ``levels`` cover the scorings only. Personas
+    are in ``personas`` and ``persona``, and grades in ``grades`` and `grade`.
+    """
 
-    def __init__(self, cards: Mapping[str, ScoreCard]) -> None:
+    __slots__ = ("_cards", "_grades", "_personas")
+
+    def __init__(
+        self,
+        cards: Mapping[str, ScoreCard],
+        personas: Mapping[str, ScoreCard] | None = None,
+        grades: Mapping[str, GradeResult] | None = None,
+    ) -> None:
         self._cards = cards if cards.__class__ is dict else dict(cards)
+        self._personas: Mapping[str, ScoreCard] = personas or {}
+        self._grades: Mapping[str, GradeResult] = grades or {}
 
     def __getitem__(self, scoring: str) -> ScoreCard:
         try:
@@ -235,7 +342,11 @@ class Scores(Mapping[str, ScoreCard]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Scores):
-            return self._cards == other._cards
+            return (
+                self._cards == other._cards
+                and dict(self._personas) == dict(other._personas)
+                and dict(self._grades) == dict(other._grades)
+            )
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
@@ -244,7 +355,12 @@ class Scores(Mapping[str, ScoreCard]):
         inner = ", ".join(
             f"{name!r}: {card.total} ({card.level})" for name, card in self._cards.items()
         )
-        return f"Scores({{{inner}}})"
+        extra = ""
+        if self._personas:
+            extra += f", persona={self.persona!r}"
+        if self._grades:
+            extra += f", grades={self.grades!r}"
+        return f"Scores({{{inner}}}{extra})"
 
     @property
     def totals(self) -> dict[str, int]:
@@ -255,3 +371,38 @@ class Scores(Mapping[str, ScoreCard]):
     def levels(self) -> dict[str, str | None]:
         """Each scoring's level: the highest threshold reached, or None."""
         return {name: card.level for name, card in self._cards.items()}
+
+    @property
+    def personas(self) -> dict[str, ScoreCard]:
+        """Each persona's card, by persona name in declaration order."""
+        return dict(self._personas)
+
+    @property
+    def persona(self) -> str | None:
+        """The persona the contact belongs to, or None.
+
+        It is the persona with the highest ratio of total to threshold among those with
+        a ratio of at least 1. Of equal ratios, the persona declared first wins.
+        """
+        best: str | None = None
+        best_ratio = Fraction(0)
+        for name, card in self._personas.items():
+            ratio = card.ratio
+            if ratio is None or ratio < 1:
+                continue
+            if best is None or ratio > best_ratio:
+                best, best_ratio = name, ratio
+        return best
+
+    @property
+    def grades(self) -> dict[str, str | None]:
+        """Each grade's label, such as ``"A1"``, or None when a total is below all its bands."""
+        return {name: result.label for name, result in self._grades.items()}
+
+    def grade(self, name: str) -> GradeResult:
+        """Return the grade called ``name`` with its bands; raises KeyError if there is none."""
+        try:
+            return self._grades[name]
+        except KeyError:
+            known = ", ".join(repr(grade) for grade in self._grades) or "none"
+            raise KeyError(f"no grade named {name!r}; the grades are {known}") from None

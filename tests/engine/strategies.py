@@ -154,17 +154,26 @@ def one_in(draw: Draw, n: int) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class GeneratedRule:
-    """A generated rule: ``cap`` is the maximum it may add or take away (``max`` or ``once``)."""
+    """A generated rule: ``cap`` is the maximum it may add or take away (``max`` or ``once``).
+
+    ``decays`` is true when the rule's awards lose value with age, from its own ``decay``
+    clause or its scoring's. ``group`` is the name of the group it sits in, or None.
+    """
 
     name: str
     kind: str
     points: int
     cap: int | None
+    decays: bool = False
+    group: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class GeneratedScoring:
-    """A generated scoring's settings, thresholds in ascending order, and rules."""
+    """A generated scoring's or persona's settings, thresholds in ascending order, rules and groups.
+
+    A persona's ``thresholds`` hold its one threshold, named after it.
+    """
 
     name: str
     thresholds: tuple[tuple[str, int], ...]
@@ -172,6 +181,18 @@ class GeneratedScoring:
     ceiling: int | None
     timezone: str | None
     rules: tuple[GeneratedRule, ...]
+    groups: tuple[tuple[str, int], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedGrade:
+    """A generated grade: the two scorings it names and their bands, highest first."""
+
+    name: str
+    fit: str
+    fit_bands: tuple[tuple[str, int], ...]
+    engagement: str
+    engagement_bands: tuple[tuple[str, int], ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +201,8 @@ class RuleFile:
 
     text: str
     scorings: tuple[GeneratedScoring, ...]
+    personas: tuple[GeneratedScoring, ...] = ()
+    grades: tuple[GeneratedGrade, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -662,6 +685,19 @@ def _expire_clause(draw: Draw) -> str:
     return f"expire on {day.isoformat()}"
 
 
+def _decay_clause(draw: Draw) -> str:
+    """Return a ``decay`` clause: ``none`` or a rate and a period, exact or calendar."""
+    if one_in(draw, 5):
+        return "decay none"
+    rate = draw(st.sampled_from([1, 10, 25, 50, 99, 100]) | st.integers(1, 100))
+    if draw(st.booleans()):
+        amount = draw(st.integers(1, 60))
+        period = duration_text(amount, draw(st.sampled_from(EXACT_UNITS)))
+    else:
+        period = duration_text(draw(st.integers(1, 14)), draw(st.sampled_from(CALENDAR_UNITS)))
+    return f"decay {rate}% every {period}"
+
+
 def _rule(
     draw: Draw,
     name: str,
@@ -670,6 +706,7 @@ def _rule(
     aggregates: bool,
     positive_awards: bool,
     max_depth: int,
+    scoring_decays: bool = False,
 ) -> tuple[str, GeneratedRule]:
     depth = draw(st.integers(0, max_depth))
     if draw(st.booleans()):
@@ -701,7 +738,12 @@ def _rule(
             clauses.append(f"max {cap}")
         if draw(st.booleans()):
             clauses.append(_expire_clause(draw))
-        generated = GeneratedRule(name, "activity", points, cap)
+        decays = scoring_decays
+        if one_in(draw, 3):
+            decay = _decay_clause(draw)
+            clauses.append(decay)
+            decays = decay != "decay none"
+        generated = GeneratedRule(name, "activity", points, cap, decays)
     clauses = draw(st.permutations(clauses))
     separator = draw(st.sampled_from([" ", "\n        "]))
     body = separator.join(clauses)
@@ -717,11 +759,17 @@ def _scoring(
     positive_awards: bool,
     max_rules: int,
     max_depth: int,
+    persona_threshold: int | None = None,
 ) -> tuple[str, GeneratedScoring]:
-    items: list[str] = []
-    threshold_points = sorted(draw(st.sets(st.integers(-50, 200), max_size=3)))
-    threshold_names = [f"Level {i}" for i in range(len(threshold_points))]
-    thresholds = tuple(zip(threshold_names, threshold_points, strict=True))
+    """Draw a scoring, or a persona when ``persona_threshold`` is given."""
+    persona = persona_threshold is not None
+    if persona:
+        assert persona_threshold is not None
+        thresholds: tuple[tuple[str, int], ...] = ((name, persona_threshold),)
+    else:
+        threshold_points = sorted(draw(st.sets(st.integers(-50, 200), max_size=3)))
+        threshold_names = [f"Level {i}" for i in range(len(threshold_points))]
+        thresholds = tuple(zip(threshold_names, threshold_points, strict=True))
 
     floor = draw(st.none() | st.integers(-60, 20))
     ceiling = draw(st.none() | st.integers(-10, 150))
@@ -740,6 +788,11 @@ def _scoring(
         settings.append(_expire_clause(draw))
     if draw(st.booleans()):
         settings.append("notify once")
+    scoring_decays = False
+    if one_in(draw, 3):
+        decay = _decay_clause(draw)
+        settings.append(decay)
+        scoring_decays = decay != "decay none"
 
     rule_names: set[str] = set()
     rules = []
@@ -752,22 +805,62 @@ def _scoring(
             aggregates=aggregates,
             positive_awards=positive_awards,
             max_depth=max_depth,
+            scoring_decays=scoring_decays,
         )
         rules.append(generated_rule)
         rule_texts.append(text)
 
-    # Settings and rules go in any order, but thresholds keep their ascending order.
-    items = draw(st.permutations([*settings, *rule_texts]))
-    threshold_texts = [f"threshold {quote(n)} at {p}" for n, p in thresholds]
-    for text in reversed(threshold_texts):
-        items.insert(draw(st.integers(0, len(items))), text)
-    ordered = _thresholds_ascending(items, threshold_texts)
-    body = "\n    ".join(ordered)
+    # Some rules go into groups. A group is one item that contains its rules' texts.
+    group_of: dict[int, int] = {}
+    groups: list[tuple[str, int]] = []
+    for _ in range(draw(st.integers(0, 2))):
+        members = draw(st.sets(st.integers(0, len(rule_texts) - 1), max_size=3)) - set(group_of)
+        if not members:
+            continue
+        for member in members:
+            group_of[member] = len(groups)
+        groups.append((f"Group {len(groups)}", draw(st.integers(1, 60))))
+    units: list[tuple[str, Any]] = [("setting", text) for text in settings]
+    units += [("rule", i) for i in range(len(rule_texts)) if i not in group_of]
+    units += [("group", position) for position in range(len(groups))]
+
+    # Settings, rules and groups go in any order, but thresholds keep their ascending order.
+    items: list[str] = []
+    rule_order: list[int] = []
+    group_order: list[int] = []
+    for kind, value in draw(st.permutations(units)):
+        if kind == "setting":
+            items.append(value)
+        elif kind == "rule":
+            items.append(rule_texts[value])
+            rule_order.append(value)
+        else:
+            members = sorted(i for i, group in group_of.items() if group == value)
+            group_name, cap = groups[value]
+            inner = " ".join(rule_texts[i] for i in members)
+            items.append(f"group {quote(group_name)} max {cap} {{ {inner} }}")
+            rule_order += members
+            group_order.append(value)
+    if not persona:
+        threshold_texts = [f"threshold {quote(n)} at {p}" for n, p in thresholds]
+        for text in reversed(threshold_texts):
+            items.insert(draw(st.integers(0, len(items))), text)
+        items = _thresholds_ascending(items, threshold_texts)
+    body = "\n    ".join(items)
     # The checker numbers rules in the order they appear, and so does the description.
-    by_text = dict(zip(rule_texts, rules, strict=True))
-    rules_in_order = tuple(by_text[item] for item in ordered if item in by_text)
-    generated = GeneratedScoring(name, thresholds, floor, ceiling, timezone, rules_in_order)
-    return f"scoring {quote(name)} {{\n    {body}\n}}", generated
+    rules_in_order = tuple(
+        dataclasses.replace(rules[i], group=groups[group_of[i]][0] if i in group_of else None)
+        for i in rule_order
+    )
+    groups_in_order = tuple(groups[position] for position in group_order)
+    generated = GeneratedScoring(
+        name, thresholds, floor, ceiling, timezone, rules_in_order, groups_in_order
+    )
+    if persona:
+        head = f"persona {quote(name)} threshold {persona_threshold}"
+    else:
+        head = f"scoring {quote(name)}"
+    return f"{head} {{\n    {body}\n}}", generated
 
 
 def _thresholds_ascending(items: list[str], threshold_texts: list[str]) -> list[str]:
@@ -777,6 +870,31 @@ def _thresholds_ascending(items: list[str], threshold_texts: list[str]) -> list[
     for position, text in zip(positions, threshold_texts, strict=True):
         result[position] = text
     return result
+
+
+def _bands(draw: Draw, names: str) -> tuple[tuple[str, int], ...]:
+    """Draw one to three bands, highest first, named by the first characters of ``names``."""
+    points = sorted(draw(st.sets(st.integers(-50, 200), min_size=1, max_size=3)), reverse=True)
+    return tuple(zip(names, points, strict=False))
+
+
+def _grade(
+    draw: Draw, name: str, scorings: Sequence[GeneratedScoring]
+) -> tuple[str, GeneratedGrade]:
+    fit = draw(st.sampled_from([scoring.name for scoring in scorings]))
+    engagement = draw(st.sampled_from([scoring.name for scoring in scorings]))
+    grade = GeneratedGrade(name, fit, _bands(draw, "ABC"), engagement, _bands(draw, "123"))
+    separator = draw(st.sampled_from([", ", " "]))
+
+    def axis(role: str, scoring: str, bands: tuple[tuple[str, int], ...]) -> str:
+        listed = separator.join(f"{quote(band)} at {points}" for band, points in bands)
+        return f"{role} {quote(scoring)} {{ {listed} }}"
+
+    axes = [
+        axis("fit", grade.fit, grade.fit_bands),
+        axis("engagement", grade.engagement, grade.engagement_bands),
+    ]
+    return f"grade {quote(name)} {{ {' '.join(draw(st.permutations(axes)))} }}", grade
 
 
 @st.composite
@@ -789,30 +907,58 @@ def rule_files(
     max_scorings: int = 3,
     max_rules: int = 5,
     max_depth: int = 3,
+    max_personas: int = 2,
+    max_grades: int = 2,
 ) -> RuleFile:
-    """Draw rule text with one or more scorings, and a description of what it contains.
+    """Draw rule text with scorings, personas and grades, and a description of what it contains.
 
     ``instant_functions=False`` leaves out now() and days_since(), ``aggregates=False``
     leaves out aggregates, and ``positive_awards=True`` gives every ``on`` rule positive
-    points.
+    points. Files always have at least one scoring.
     """
     used_names: set[str] = set()
     texts = []
     scorings = []
+    options = {
+        "instant_functions": instant_functions,
+        "aggregates": aggregates,
+        "positive_awards": positive_awards,
+        "max_depth": max_depth,
+    }
     for _ in range(draw(st.integers(1, max_scorings))):
         text, scoring = _scoring(
-            draw,
-            _name(draw, "Scoring", used_names),
-            instant_functions=instant_functions,
-            aggregates=aggregates,
-            positive_awards=positive_awards,
-            max_rules=max_rules,
-            max_depth=max_depth,
+            draw, _name(draw, "Scoring", used_names), max_rules=max_rules, **options
         )
         texts.append(text)
         scorings.append(scoring)
+    personas = []
+    for _ in range(draw(st.integers(0, max_personas))):
+        text, persona = _scoring(
+            draw,
+            _name(draw, "Persona", used_names),
+            max_rules=min(max_rules, 3),
+            persona_threshold=draw(st.integers(1, 60)),
+            **options,
+        )
+        texts.append(text)
+        personas.append(persona)
+    grades = []
+    for _ in range(draw(st.integers(0, max_grades))):
+        text, grade = _grade(draw, _name(draw, "Grade", used_names), scorings)
+        texts.append(text)
+        grades.append(grade)
+    # Items go in any order, so a grade may come before the scorings it names. The
+    # description lists each kind in the order of the text, as the engine does.
+    described: list[Any] = [*scorings, *personas, *grades]
+    order = draw(st.permutations(range(len(texts))))
+    in_order = [described[i] for i in order]
     comment = draw(st.sampled_from(["", "# generated rules\n"]))
-    return RuleFile(comment + "\n\n".join(texts) + "\n", tuple(scorings))
+    return RuleFile(
+        comment + "\n\n".join(texts[i] for i in order) + "\n",
+        tuple(item for item in in_order if item in scorings),
+        tuple(item for item in in_order if item in personas),
+        tuple(item for item in in_order if item in grades),
+    )
 
 
 # ---------------------------------------------------------------- data

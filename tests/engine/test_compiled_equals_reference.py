@@ -2,8 +2,8 @@
 
 The reference evaluator walks the syntax tree and defines what the language means, and
 the compiled engine inlines fast paths. On random rule files and data the two must agree
-on every total, level, breakdown, award, expiry and diagnostic, and on the DataError
-they raise for invalid input.
+on every total, level, breakdown, award, decayed value, expiry, group, diagnostic,
+persona and grade, and on the DataError they raise for invalid input.
 """
 
 from __future__ import annotations
@@ -37,12 +37,15 @@ def check_agreement(case: strategies.Case) -> None:
         assert compiled == reference
         return
     assert list(compiled) == list(reference)
-    for name, expected in reference.items():
-        card = compiled[name]
+    for name, expected in [*reference.items(), *reference.personas.items()]:
+        card = compiled.personas[name] if name in reference.personas else compiled[name]
         assert card.total == expected.total
         assert card.level == expected.level
         assert card.breakdown == expected.breakdown
+        assert card.groups == expected.groups
         assert card.diagnostics == expected.diagnostics
+    assert compiled.persona == reference.persona
+    assert compiled.grades == reference.grades
     assert compiled == reference
 
 
@@ -52,8 +55,11 @@ def test_generated_files_compile(rules: strategies.RuleFile) -> None:
     # A RuleError here is a bug in the strategies or in the checker, never a skipped example.
     engine = leadscore.compile(rules.text)
     assert engine.scorings == tuple(scoring.name for scoring in rules.scorings)
-    for scoring in rules.scorings:
+    assert engine.personas == tuple(persona.name for persona in rules.personas)
+    assert engine.grades == tuple(grade.name for grade in rules.grades)
+    for scoring in (*rules.scorings, *rules.personas):
         assert engine.rules(scoring.name) == tuple(rule.name for rule in scoring.rules)
+        assert engine.groups(scoring.name) == tuple(name for name, _ in scoring.groups)
         thresholds = [
             (threshold.name, threshold.points) for threshold in engine.thresholds(scoring.name)
         ]

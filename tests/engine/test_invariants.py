@@ -1,14 +1,17 @@
 """Properties every score card keeps, on random rule files and data.
 
-The order of activities never matters, scoring is repeatable, caps bound each rule,
-expiry only ever takes points away, floor and ceiling bound the total, and the level
-is the highest threshold the total reaches.
+The order of activities never matters, and scoring is repeatable. Caps bound each rule
+and each group, decay never raises an award or changes its sign, and expiry and decay
+only ever take points away. Floor and ceiling bound the total, and the level is the
+highest threshold the total reaches. The persona is the one with the highest ratio at
+or above 1, and a grade's label is made of the bands the totals reach.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -128,16 +131,30 @@ def check_card(card: ScoreCard, scoring: strategies.GeneratedScoring, at: dt.dat
         instants = [award.activity.occurred_at for award in result.awards]
         assert instants == sorted(instants)
         for award in result.awards:
-            assert award.points == rule.points
+            if rule.decays:
+                # A decayed award keeps its sign and is worth at most the full points.
+                assert abs(award.points) <= abs(rule.points)
+                assert award.points * rule.points >= 0
+            else:
+                assert award.points == rule.points
             assert award.activity.occurred_at <= at
             assert award.expires_at is None or at < award.expires_at
+
+    assert [result.group for result in card.breakdown] == [rule.group for rule in scoring.rules]
+    assert [group.name for group in card.groups] == [name for name, _ in scoring.groups]
+    for group, (_, cap) in zip(card.groups, scoring.groups, strict=True):
+        assert abs(group.points) <= cap
+        raw = sum(result.points for result in card.breakdown if result.group == group.name)
+        assert group.points == max(-cap, min(raw, cap))
+        assert group.capped == (group.points != raw)
 
     if scoring.floor is not None:
         assert card.total >= scoring.floor
     if scoring.ceiling is not None:
         assert card.total <= scoring.ceiling
+    ungrouped = sum(result.points for result in card.breakdown if result.group is None)
     expected_total = _clamp(
-        sum(result.points for result in card.breakdown), scoring.floor, scoring.ceiling
+        ungrouped + sum(group.points for group in card.groups), scoring.floor, scoring.ceiling
     )
     assert card.total == expected_total
 
@@ -148,9 +165,36 @@ def check_card(card: ScoreCard, scoring: strategies.GeneratedScoring, at: dt.dat
 
 def check_cards(case: Case) -> None:
     scores = _score(case)
+    at = case.at.astimezone(dt.UTC)
     assert list(scores) == [scoring.name for scoring in case.rules.scorings]
     for scoring in case.rules.scorings:
-        check_card(scores[scoring.name], scoring, case.at.astimezone(dt.UTC))
+        check_card(scores[scoring.name], scoring, at)
+
+    assert list(scores.personas) == [persona.name for persona in case.rules.personas]
+    ratios = []
+    for persona in case.rules.personas:
+        card = scores.personas[persona.name]
+        check_card(card, persona, at)
+        [(_, threshold)] = persona.thresholds
+        assert card.ratio == Fraction(card.total, threshold)
+        ratios.append((Fraction(card.total, threshold), persona.name))
+    members = [(ratio, name) for ratio, name in ratios if ratio >= 1]
+    # The highest ratio wins, and of equal ratios the persona listed first.
+    best = max(members, key=lambda member: member[0], default=None)
+    assert scores.persona == (best[1] if best is not None else None)
+
+    assert list(scores.grades) == [grade.name for grade in case.rules.grades]
+    for grade in case.rules.grades:
+        fit = [name for name, points in grade.fit_bands if scores[grade.fit].total >= points]
+        engagement = [
+            name
+            for name, points in grade.engagement_bands
+            if scores[grade.engagement].total >= points
+        ]
+        result = scores.grade(grade.name)
+        assert result.fit == (fit[0] if fit else None)
+        assert result.engagement == (engagement[0] if engagement else None)
+        assert result.label == (fit[0] + engagement[0] if fit and engagement else None)
 
 
 @given(case=strategies.cases(naive_times=False))
@@ -170,7 +214,7 @@ def test_cards_consistent_slow(case: Case) -> None:
 
 
 # Rules without aggregates, now() or days_since() depend on the instant only through
-# expiry, so with positive awards a later instant can only lower the total.
+# expiry and decay, so with positive awards a later instant can only lower the total.
 timeless_rules = strategies.rule_files(
     instant_functions=False, aggregates=False, positive_awards=True
 )
@@ -188,16 +232,18 @@ def check_expiry_monotone(case: Case, seconds_later: int) -> None:
     after = _score(case, activities, later_at)
     for name, card in after.items():
         assert card.total <= before[name].total
+    for name, card in after.personas.items():
+        assert card.total <= before.personas[name].total
 
 
 @given(case=strategies.cases(rules=timeless_rules, naive_times=False), seconds_later=later)
 @settings(deadline=None)
-def test_expiry_never_raises_total(case: Case, seconds_later: int) -> None:
+def test_expiry_and_decay_never_raise_total(case: Case, seconds_later: int) -> None:
     check_expiry_monotone(case, seconds_later)
 
 
 @pytest.mark.slow
 @given(case=strategies.cases(rules=timeless_rules, naive_times=False), seconds_later=later)
 @settings(deadline=None, max_examples=SLOW_EXAMPLES)
-def test_expiry_never_raises_total_slow(case: Case, seconds_later: int) -> None:
+def test_expiry_and_decay_never_raise_total_slow(case: Case, seconds_later: int) -> None:
     check_expiry_monotone(case, seconds_later)

@@ -34,7 +34,10 @@ def test_score_many_equals_score(engine: leadscore.Engine) -> None:
     items = [
         Contact("a", {"country": "CZ"}),
         (Contact("b", {"country": "DE"}), [visit("b", "https://x.com/pricing", 1)]),
-        (Contact("c", {"country": "CZ"}), [visit("c", "https://x.com/pricing", d) for d in (1, 2, 3)]),
+        (
+            Contact("c", {"country": "CZ"}),
+            [visit("c", "https://x.com/pricing", d) for d in (1, 2, 3)],
+        ),
     ]
     bulk = list(engine.score_many(items, at=AT))
     one_by_one = [
@@ -47,7 +50,10 @@ def test_score_many_equals_score(engine: leadscore.Engine) -> None:
 def test_score_many_totals(engine: leadscore.Engine) -> None:
     items = [
         Contact("a", {"country": "CZ"}),
-        (Contact("c", {"country": "CZ"}), [visit("c", "https://x.com/pricing", d) for d in (1, 2, 3)]),
+        (
+            Contact("c", {"country": "CZ"}),
+            [visit("c", "https://x.com/pricing", d) for d in (1, 2, 3)],
+        ),
     ]
     totals = [scores["S"].total for scores in engine.score_many(items, at=AT)]
     # 10 for the country; then 10 + three visits of 5 capped at 10.

@@ -32,6 +32,13 @@ WHERE_HINT = (
 NEVER_MORE = "so the rule never gives more than"
 OUT_OF_REACH = "cannot be reached: the rules and caps allow at most"
 ORDER_HINT = "list thresholds from the lowest to the highest, each above the one before"
+RATE_HINT = (
+    "the rate is the share of points lost each period; "
+    "write decay none for points that keep their value"
+)
+THRESHOLD_HINT = "membership compares the score with the threshold as a ratio"
+BAND_ORDER_HINT = "list bands from the highest to the lowest, each below the one before"
+SCORING_A = 'scoring "A" { rule "R" { on x award 1 } }'
 
 CASES = [
     # ---- functions
@@ -732,6 +739,216 @@ CASES = [
         "write the character itself",
         id="glob-holding-half-a-surrogate-pair",
     ),
+    # ---- decay
+    pytest.param(
+        in_rule("when contact.a > 1 award 1 decay 50% every 30 days"),
+        (1, 53),
+        "'decay' has no effect on a 'when' rule, because its points have no age",
+        "a 'when' rule adds its points while its condition holds; remove it",
+        id="decay-on-when-rule",
+    ),
+    pytest.param(
+        in_rule("on x award 1 decay 0% every 30 days"),
+        (1, 45),
+        "a decay rate must be more than 0% and at most 100%, not 0%",
+        RATE_HINT,
+        id="decay-rate-zero",
+    ),
+    pytest.param(
+        in_rule("on x award 1 decay 101% every 30 days"),
+        (1, 45),
+        "a decay rate must be more than 0% and at most 100%, not 101%",
+        "at 100% an award is worth nothing after one period",
+        id="decay-rate-over-100",
+    ),
+    pytest.param(
+        in_rule("on x award 1 decay -5% every 30 days"),
+        (1, 45),
+        "a decay rate must be more than 0% and at most 100%, not -5%",
+        RATE_HINT,
+        id="decay-rate-negative",
+    ),
+    pytest.param(
+        in_rule("on x award 1 decay 12.5% every 30 days"),
+        (1, 45),
+        "a decay rate must be a whole number of percent",
+        "write 12% or 13%",
+        id="decay-rate-not-whole",
+    ),
+    pytest.param(
+        in_rule("on x award 1 decay 50% every 0 days"),
+        (1, 55),
+        "a decay period must be a positive duration",
+        None,
+        id="decay-period-zero",
+    ),
+    pytest.param(
+        in_rule("on x award 1 decay none decay none"),
+        (1, 50),
+        "rule 'R' has more than one 'decay' clause",
+        None,
+        id="decay-twice-in-a-rule",
+    ),
+    pytest.param(
+        'scoring "A" { decay none decay none rule "R" { on x award 1 } }',
+        (1, 26),
+        "'decay' is set twice in scoring 'A'",
+        None,
+        id="decay-twice-in-a-scoring",
+    ),
+    pytest.param(
+        'scoring "A" { decay 0% every 1 day rule "R" { on x award 1 } }',
+        (1, 21),
+        "a decay rate must be more than 0% and at most 100%, not 0%",
+        RATE_HINT,
+        id="scoring-decay-rate-zero",
+    ),
+    pytest.param(
+        'persona "P" threshold 3 { decay none decay none rule "R" { on x award 1 } }',
+        (1, 38),
+        "'decay' is set twice in persona 'P'",
+        None,
+        id="decay-twice-in-a-persona",
+    ),
+    # ---- groups
+    pytest.param(
+        'scoring "A" { group "G" max 0 { rule "R" { on x award 1 } } }',
+        (1, 29),
+        "the 'max' of group 'G' must be a positive number of points",
+        None,
+        id="group-max-zero",
+    ),
+    pytest.param(
+        'scoring "A" {\n  group "G" max 5 {\n    group "H" max 3 { rule "R" { on x award 1 } }\n  }\n}',
+        (3, 11),
+        "group 'H' is inside group 'G', but groups do not nest",
+        "move it out of group 'G'; each rule belongs to at most one group",
+        id="nested-group",
+    ),
+    pytest.param(
+        'scoring "A" {\n  group "G" max 5 { rule "R" { on x award 1 } }\n'
+        '  group "G" max 5 { rule "S" { on x award 1 } }\n}',
+        (3, 9),
+        "duplicate group name 'G' in scoring 'A'; the first is on line 2",
+        None,
+        id="duplicate-group-name",
+    ),
+    pytest.param(
+        'scoring "A" {\n  group "G" max 5 { rule "R" { on x award 1 } }\n  rule "R" { on x award 1 }\n}',
+        (3, 8),
+        "duplicate rule name 'R' in scoring 'A'; the first is on line 2",
+        None,
+        id="duplicate-rule-name-across-a-group",
+    ),
+    # ---- personas
+    pytest.param(
+        'persona "P" threshold 0 { rule "R" { on x award 1 } }',
+        (1, 23),
+        "the threshold of persona 'P' must be a positive number of points",
+        THRESHOLD_HINT,
+        id="persona-threshold-zero",
+    ),
+    pytest.param(
+        'persona "P" threshold -3 { rule "R" { on x award 1 } }',
+        (1, 23),
+        "the threshold of persona 'P' must be a positive number of points",
+        THRESHOLD_HINT,
+        id="persona-threshold-negative",
+    ),
+    pytest.param(
+        'persona "P" threshold 3 { rule "R" { on x award 1 } }\n'
+        'persona "P" threshold 3 { rule "R" { on x award 1 } }',
+        (2, 9),
+        "duplicate persona name 'P'; the first is on line 1",
+        None,
+        id="duplicate-persona-name",
+    ),
+    pytest.param(
+        'scoring "P" { rule "R" { on x award 1 } }\n'
+        'persona "P" threshold 3 { rule "R" { on x award 1 } }',
+        (2, 9),
+        "persona 'P' has the name of the scoring on line 1",
+        "scores are looked up by name, so give the persona another name",
+        id="persona-named-like-a-scoring",
+    ),
+    pytest.param(
+        'persona "P" threshold 3 {\n  threshold "X" at 5\n  rule "R" { on x award 1 }\n}',
+        (2, 3),
+        "persona 'P' has its threshold after its name, so it takes no 'threshold' inside",
+        "remove it, because the threshold of persona 'P' is the 3 after its name",
+        id="threshold-inside-a-persona",
+    ),
+    # ---- grades
+    pytest.param(
+        f'{SCORING_A}\ngrade "G" {{\n  fit "B" {{ "A" at 1 }}\n  engagement "A" {{ "1" at 1 }}\n}}',
+        (3, 7),
+        "unknown scoring 'B' in grade 'G'",
+        "the scorings are 'A'",
+        id="grade-names-an-unknown-scoring",
+    ),
+    pytest.param(
+        f"{SCORING_A}\n"
+        'persona "P" threshold 5 { rule "R" { on x award 5 } }\n'
+        'grade "G" {\n  fit "P" { "A" at 1 }\n  engagement "A" { "1" at 1 }\n}',
+        (4, 7),
+        "'P' is a persona, but a grade combines two scorings",
+        "a persona's only output is membership; name a scoring",
+        id="grade-names-a-persona",
+    ),
+    pytest.param(
+        f'{SCORING_A}\ngrade "G" {{\n  fit "A" {{ "B" at 30, "A" at 60 }}\n'
+        '  engagement "A" { "1" at 0 }\n}',
+        (3, 24),
+        "bands are out of order: 'A' at 60 comes after 'B' at 30",
+        BAND_ORDER_HINT,
+        id="bands-out-of-order",
+    ),
+    pytest.param(
+        f'{SCORING_A}\ngrade "G" {{\n  fit "A" {{ "A" at 30, "B" at 30 }}\n'
+        '  engagement "A" { "1" at 0 }\n}',
+        (3, 24),
+        "bands are out of order: 'B' at 30 comes after 'A' at 30",
+        BAND_ORDER_HINT,
+        id="bands-with-equal-points",
+    ),
+    pytest.param(
+        f'{SCORING_A}\ngrade "G" {{\n  fit "A" {{ "A" at 30, "A" at 0 }}\n'
+        '  engagement "A" { "1" at 0 }\n}',
+        (3, 24),
+        "duplicate band name 'A' in the 'fit' of grade 'G'",
+        None,
+        id="duplicate-band-name",
+    ),
+    pytest.param(
+        f'{SCORING_A}\ngrade "G" {{\n  fit "A" {{ "A" at 1 }}\n}}',
+        (2, 7),
+        "grade 'G' has no 'engagement' scoring",
+        'add: engagement "SCORING" { "1" at 50, "2" at 20 }',
+        id="grade-without-engagement",
+    ),
+    pytest.param(
+        f'{SCORING_A}\ngrade "G" {{\n  fit "A" {{ "A" at 1 }}\n  fit "A" {{ "A" at 1 }}\n'
+        '  engagement "A" { "1" at 1 }\n}',
+        (4, 3),
+        "grade 'G' has more than one 'fit'",
+        None,
+        id="grade-with-two-fits",
+    ),
+    pytest.param(
+        f'{SCORING_A}\ngrade "G" {{\n  fit "A" {{ }}\n  engagement "A" {{ "1" at 1 }}\n}}',
+        (3, 3),
+        "the 'fit' of grade 'G' has no bands",
+        'add bands such as { "A" at 60, "B" at 30, "C" at 0 }',
+        id="grade-axis-without-bands",
+    ),
+    pytest.param(
+        f'{SCORING_A}\ngrade "G" {{ fit "A" {{ "A" at 0 }} engagement "A" {{ "1" at 0 }} }}\n'
+        'grade "G" { fit "A" { "A" at 0 } engagement "A" { "1" at 0 } }',
+        (3, 7),
+        "duplicate grade name 'G'; the first is on line 2",
+        None,
+        id="duplicate-grade-name",
+    ),
 ]
 
 
@@ -977,3 +1194,66 @@ def test_config_rule_check_error_names_scoring_and_rule() -> None:
         "         ^^^^\n"
         "    hint: did you mean 'lower'?"
     )
+
+
+def test_group_cap_makes_threshold_unreachable() -> None:
+    text = (
+        'scoring "A" {\n'
+        '  threshold "MQL" at 50\n'
+        '  group "Web" max 30 {\n'
+        '    rule "R" { on x award 25 }\n'
+        '    rule "S" { on y award 25 }\n'
+        "  }\n"
+        '  rule "T" { when contact.vip award 10 }\n'
+        "}"
+    )
+    assert _warnings(text) == [(2, 3, f"threshold 'MQL' at 50 {OUT_OF_REACH} 40 points")]
+    assert leadscore.compile(text).warnings[0].hint == (
+        "the caps of groups count too: group 'Web' adds at most 30"
+    )
+
+
+def test_set_of_group_caps_makes_threshold_unreachable() -> None:
+    # 20 + 15: both groups would allow more without their caps.
+    text = (
+        'scoring "A" {\n'
+        '  threshold "MQL" at 40\n'
+        '  group "Web" max 20 { rule "R" { on x award 25 } }\n'
+        '  group "Mail" max 15 { rule "S" { on y award 5 each } }\n'
+        "}"
+    )
+    assert _warnings(text) == [(2, 3, f"threshold 'MQL' at 40 {OUT_OF_REACH} 35 points")]
+    assert leadscore.compile(text).warnings[0].hint == (
+        "the caps of groups count too: group 'Web' adds at most 20, group 'Mail' adds at most 15"
+    )
+
+
+def test_group_above_its_rules_limits_nothing() -> None:
+    # The group allows 100, but its one rule gives at most 10.
+    text = (
+        'scoring "A" {\n  threshold "MQL" at 20\n'
+        '  group "Web" max 100 { rule "R" { on x award 10 once } }\n}'
+    )
+    assert _warnings(text) == [(2, 3, f"threshold 'MQL' at 20 {OUT_OF_REACH} 10 points")]
+    assert leadscore.compile(text).warnings[0].hint is None
+
+
+def test_decay_does_not_lower_the_reachable_total() -> None:
+    # A new award is worth its full points, so 10 stays reachable.
+    text = (
+        'scoring "A" {\n  threshold "MQL" at 10\n'
+        '  rule "R" { on x award 10 once decay 50% every 1 day }\n}'
+    )
+    assert _warnings(text) == []
+
+
+def test_persona_threshold_out_of_reach_is_a_warning() -> None:
+    text = 'persona "P" threshold 30 {\n  rule "R" { on x award 5 once }\n}'
+    assert _warnings(text) == [
+        (1, 23, f"the threshold of persona 'P' (30) {OUT_OF_REACH} 5 points"),
+    ]
+
+
+def test_empty_group_is_a_warning() -> None:
+    text = 'scoring "A" {\n  group "G" max 5 { }\n  rule "R" { on x award 1 }\n}'
+    assert _warnings(text) == [(2, 9, "group 'G' has no rules, so its cap limits nothing")]

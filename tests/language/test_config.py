@@ -202,7 +202,7 @@ SHAPES = [
     pytest.param(
         {"scorings": {}, "version": 2},
         (),
-        "unknown key 'version'; the keys are scorings, contact, activities",
+        "unknown key 'version'; the keys are scorings, personas, grades, contact, activities",
         id="unknown-top-level-key",
     ),
     pytest.param(
@@ -232,8 +232,8 @@ SHAPES = [
     pytest.param(
         {"scorings": {"A": {"colour": "red", "rules": RULES}}},
         ("scorings", "A"),
-        "unknown key 'colour'; the keys are thresholds, expire, floor, ceiling, timezone, "
-        "notify, rules",
+        "unknown key 'colour'; the keys are thresholds, expire, decay, floor, ceiling, "
+        "timezone, notify, rules, groups",
         id="unknown-scoring-key",
     ),
     pytest.param(
@@ -355,6 +355,103 @@ SHAPES = [
         ("activities", "page_visit", "url"),
         'expected a type name such as "text", got None',
         id="activity-attribute-type-missing",
+    ),
+    # ---- decay, groups, personas and grades
+    pytest.param(
+        {"scorings": {"A": {"decay": 25, "rules": RULES}}},
+        ("scorings", "A", "decay"),
+        'expected text such as "25% every 30 days" or "none"',
+        id="decay-not-text",
+    ),
+    pytest.param(
+        {"scorings": {"A": {"groups": {"G": {"rules": RULES}}}}},
+        ("scorings", "A", "groups", "G"),
+        "a group needs a 'max', such as max = 30",
+        id="group-without-max",
+    ),
+    pytest.param(
+        {"scorings": {"A": {"groups": {"G": {"max": "30", "rules": RULES}}}}},
+        ("scorings", "A", "groups", "G", "max"),
+        "expected a whole number of points, got '30'",
+        id="group-max-as-text",
+    ),
+    pytest.param(
+        {"scorings": {"A": {"groups": {"G": {"cap": 30, "rules": RULES}}}}},
+        ("scorings", "A", "groups", "G"),
+        "unknown key 'cap'; the keys are max, rules",
+        id="group-unknown-key",
+    ),
+    pytest.param(
+        {"scorings": {"A": {"groups": {"G": {"max": 30, "rules": "on x award 1"}}}}},
+        ("scorings", "A", "groups", "G", "rules"),
+        "expected a table of names to values, got str",
+        id="group-rules-not-a-table",
+    ),
+    pytest.param(
+        {"scorings": {"A": {"groups": ["G"]}}},
+        ("scorings", "A", "groups"),
+        "expected a table of names to values, got list",
+        id="groups-as-a-list",
+    ),
+    pytest.param(
+        {"scorings": {}, "personas": {"P": {"rules": RULES}}},
+        ("personas", "P"),
+        "a persona needs a 'threshold', such as threshold = 20",
+        id="persona-without-threshold",
+    ),
+    pytest.param(
+        {"scorings": {}, "personas": {"P": {"thresholds": {"P": 20}, "rules": RULES}}},
+        ("personas", "P"),
+        "unknown key 'thresholds'; did you mean 'threshold'?",
+        id="persona-with-thresholds",
+    ),
+    pytest.param(
+        {"scorings": {}, "personas": {"P": {"threshold": 2.5, "rules": RULES}}},
+        ("personas", "P", "threshold"),
+        "expected a whole number of points, got 2.5",
+        id="persona-threshold-not-whole",
+    ),
+    pytest.param(
+        {"scorings": {}, "grades": {"G": {"fit": "A"}}},
+        ("grades", "G", "fit"),
+        "expected a table of names to values, got str",
+        id="grade-axis-as-text",
+    ),
+    pytest.param(
+        {"scorings": {}, "grades": {"G": {"fit": {"scoring": 5}}}},
+        ("grades", "G", "fit", "scoring"),
+        "expected the name of a scoring as text, got 5",
+        id="grade-scoring-not-text",
+    ),
+    pytest.param(
+        {"scorings": {}, "grades": {"G": {"fit": {"scoring": "A", "bands": 5}}}},
+        ("grades", "G", "fit", "bands"),
+        "expected a table such as { A = 100 } or a list of {name, at}",
+        id="grade-bands-not-a-table",
+    ),
+    pytest.param(
+        {"scorings": {}, "grades": {"G": {"fit": {"scoring": "A", "bands": [{"name": "A"}]}}}},
+        ("grades", "G", "fit", "bands", "0"),
+        "a band needs 'name' and 'at'",
+        id="grade-band-without-at",
+    ),
+    pytest.param(
+        {"scorings": {}, "grades": {"G": {"fit": {"scoring": "A", "bands": {"A": "high"}}}}},
+        ("grades", "G", "fit", "bands", "A"),
+        "expected a whole number of points, got 'high'",
+        id="grade-band-points-as-text",
+    ),
+    pytest.param(
+        {"scorings": {}, "grades": {"G": {"fit": {"scoring": "A", "band": {"A": 1}}}}},
+        ("grades", "G", "fit"),
+        "unknown key 'band'; did you mean 'bands'?",
+        id="grade-axis-unknown-key",
+    ),
+    pytest.param(
+        {"scorings": {}, "grades": {"G": {"fits": {}}}},
+        ("grades", "G"),
+        "unknown key 'fits'; did you mean 'fit'?",
+        id="grade-unknown-key",
     ),
 ]
 
@@ -661,3 +758,205 @@ def test_load_json_with_a_wrong_shape(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         leadscore.load(path)
     assert caught.value.path == ("scorings", "A", "rules", "R")
+
+
+# ---------------------------------------------------------------- decay, groups, personas and grades
+
+FEATURES_FILE = """
+scoring "Fit" {
+    rule "Big company" { when contact.employees >= 500 award 60 }
+    rule "Mid company" { when contact.employees >= 50 award 30 }
+}
+scoring "Engagement" {
+    decay 50% every 30 days
+    rule "Webinar" { on webinar award 40 }
+    rule "Demo" { on demo award 30 decay none }
+    group "Web" max 30 {
+        rule "Pricing" { on pricing award 25 decay 25% every 1 month }
+        rule "Blog" { on blog award 10 each }
+    }
+}
+persona "Buyer" threshold 20 {
+    rule "Demo" { on demo award 20 }
+}
+persona "Researcher" threshold 30 {
+    group "Reading" max 40 { rule "Blog" { on blog award 15 } }
+}
+grade "Lead grade" {
+    fit "Fit" { "A" at 60, "B" at 30, "C" at 0 }
+    engagement "Engagement" { "1" at 50, "2" at 20, "3" at 0 }
+}
+"""
+
+FEATURES_CONFIG: dict[str, Any] = {
+    "scorings": {
+        "Fit": {
+            "rules": {
+                "Big company": "when contact.employees >= 500 award 60",
+                "Mid company": "when contact.employees >= 50 award 30",
+            }
+        },
+        "Engagement": {
+            "decay": "50% every 30 days",
+            "rules": {"Webinar": "on webinar award 40", "Demo": "on demo award 30 decay none"},
+            "groups": {
+                "Web": {
+                    "max": 30,
+                    "rules": {
+                        "Pricing": "on pricing award 25 decay 25% every 1 month",
+                        "Blog": "on blog award 10 each",
+                    },
+                }
+            },
+        },
+    },
+    "personas": {
+        "Buyer": {"threshold": 20, "rules": {"Demo": "on demo award 20"}},
+        "Researcher": {
+            "threshold": 30,
+            "groups": {"Reading": {"max": 40, "rules": {"Blog": "on blog award 15"}}},
+        },
+    },
+    "grades": {
+        "Lead grade": {
+            "fit": {"scoring": "Fit", "bands": {"A": 60, "B": 30, "C": 0}},
+            "engagement": {
+                "scoring": "Engagement",
+                "bands": [{"name": "1", "at": 50}, {"name": "2", "at": 20}, {"name": "3", "at": 0}],
+            },
+        }
+    },
+}
+
+FEATURES_TOML = """
+[scorings.Fit.rules]
+"Big company" = "when contact.employees >= 500 award 60"
+"Mid company" = "when contact.employees >= 50 award 30"
+
+[scorings.Engagement]
+decay = "50% every 30 days"
+
+[scorings.Engagement.rules]
+Webinar = "on webinar award 40"
+Demo = "on demo award 30 decay none"
+
+[scorings.Engagement.groups.Web]
+max = 30
+rules = { Pricing = "on pricing award 25 decay 25% every 1 month", Blog = "on blog award 10 each" }
+
+[personas.Buyer]
+threshold = 20
+rules = { Demo = "on demo award 20" }
+
+[personas.Researcher]
+threshold = 30
+groups = { Reading = { max = 40, rules = { Blog = "on blog award 15" } } }
+
+[grades."Lead grade"]
+fit = { scoring = "Fit", bands = { A = 60, B = 30, C = 0 } }
+engagement = { scoring = "Engagement", bands = { "1" = 50, "2" = 20, "3" = 0 } }
+"""
+
+
+def _feature_scores(engine: Engine) -> list[leadscore.Scores]:
+    def event(kind: str, days: int, number: int) -> Activity:
+        return Activity("c", kind, AT - dt.timedelta(days=days), id=f"{kind}-{number}")
+
+    contacts = [
+        (Contact("c", {}), []),
+        (
+            Contact("c", {"employees": 800}),
+            [event("webinar", 31, 1), event("demo", 100, 1), event("pricing", 0, 1)],
+        ),
+        (
+            Contact("c", {"employees": 60}),
+            [event("blog", day, day) for day in range(4)] + [event("pricing", 40, 1)],
+        ),
+    ]
+    return [engine.score(contact, activities, at=AT) for contact, activities in contacts]
+
+
+def test_features_file_scores_by_hand() -> None:
+    empty, big, reader = _feature_scores(leadscore.compile(FEATURES_FILE))
+    # No activities: fit 0 ("C") and engagement 0 ("3"); no persona reaches its threshold.
+    assert empty.grades == {"Lead grade": "C3"}
+    assert empty.persona is None
+    # Webinar 31 days old: 40 halved to 20. Demo: 30, no decay. Pricing today: 25, in the
+    # group under its cap. 20 + 30 + 25 = 75 ("1"); fit 60 + 30 = 90 ("A").
+    assert big.totals == {"Fit": 90, "Engagement": 75}
+    assert big.grades == {"Lead grade": "A1"}
+    # Buyer: 20/20 = 1; Researcher: 0.
+    assert big.persona == "Buyer"
+    # Four blogs at 10 and a pricing visit 40 days old, one month of 25%: 18.75 rounds to
+    # 19. The group's 59 is capped at 30; fit is 30 ("B"), engagement 30 ("2").
+    assert reader.totals == {"Fit": 30, "Engagement": 30}
+    assert reader.grades == {"Lead grade": "B2"}
+    # Researcher: four blogs at 15 = 60, capped at 40: 40/30 beats Buyer's 0.
+    assert reader.persona == "Researcher"
+
+
+def test_features_config_scores_like_the_file() -> None:
+    expected = _feature_scores(leadscore.compile(FEATURES_FILE))
+    assert _feature_scores(Engine.from_config(FEATURES_CONFIG)) == expected
+
+
+def test_features_toml_scores_like_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(FEATURES_TOML, encoding="utf-8")
+    expected = _feature_scores(leadscore.compile(FEATURES_FILE))
+    assert _feature_scores(leadscore.load(path)) == expected
+
+
+def test_config_group_max_zero_names_the_group() -> None:
+    config = {"scorings": {"A": {"groups": {"G": {"max": 0, "rules": RULES}}}}}
+    error = config_error(config)
+    assert error.message == "the 'max' of group 'G' must be a positive number of points"
+    assert error.scoring == "A"
+    assert error.location is not None
+    assert error.location.source_line == "groups.G.max = 0"
+
+
+def test_config_decay_syntax_error_names_the_scoring() -> None:
+    error = config_error({"scorings": {"A": {"decay": "50 every 30 days", "rules": RULES}}})
+    assert isinstance(error, RuleSyntaxError)
+    assert error.scoring == "A"
+    assert error.message == "unexpected name 'every'; expected '%'"
+    assert error.column == 4
+
+
+def test_config_decay_rate_out_of_range() -> None:
+    error = config_error({"scorings": {"A": {"decay": "0% every 30 days", "rules": RULES}}})
+    assert error.message == "a decay rate must be more than 0% and at most 100%, not 0%"
+    assert error.scoring == "A"
+
+
+def test_config_grade_unknown_scoring() -> None:
+    config = {
+        "scorings": {"Fit": {"rules": RULES}},
+        "grades": {
+            "G": {
+                "fit": {"scoring": "Fitt", "bands": {"A": 1}},
+                "engagement": {"scoring": "Fit", "bands": {"1": 1}},
+            }
+        },
+    }
+    error = config_error(config)
+    assert error.message == "unknown scoring 'Fitt' in grade 'G'"
+    assert error.problems[0].hint == "did you mean 'Fit'?"
+    assert error.location is not None
+    assert error.location.source_line == "grades.G.fit.scoring = Fitt"
+
+
+def test_config_grade_missing_engagement() -> None:
+    config = {
+        "scorings": {"Fit": {"rules": RULES}},
+        "grades": {"G": {"fit": {"scoring": "Fit", "bands": {"A": 1}}}},
+    }
+    error = config_error(config)
+    assert error.message == "grade 'G' has no 'engagement' scoring"
+
+
+def test_config_persona_threshold_not_positive() -> None:
+    error = config_error({"scorings": {}, "personas": {"P": {"threshold": 0, "rules": RULES}}})
+    assert error.message == "the threshold of persona 'P' must be a positive number of points"
+    assert error.scoring == "P"

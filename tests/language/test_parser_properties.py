@@ -108,6 +108,24 @@ scoring "C" {
 }
 # end
 """,
+    """# Decay, groups, personas and grades.
+scoring "Fit" { rule "Big" { when contact.employees >= 500 award 60 } }
+scoring "Engagement" {
+    decay 25% every 30 days
+    rule "Visit" { on page_visit award 10 max 40 decay 50% every 1 month }
+    group "Web" max 30 {
+        rule "Pricing" { on page_visit where activity.url glob "*/pricing*" award 25 decay none }
+        rule "Blog" { on blog_visit award 5 each }
+    }
+}
+persona "Buyer" threshold 20 {
+    group "Signals" max 25 { rule "Title" { when contact.title matches /cfo/i award 20 } }
+}
+grade "Lead grade" {
+    fit "Fit" { "A" at 60, "B" at 30, "C" at 0 }
+    engagement "Engagement" { "1" at 50 "2" at 20 "3" at 0 }
+}
+""",
 ]
 
 _TOKEN = re.compile(
@@ -127,6 +145,7 @@ WORDS = [
     "1", "-1", "1.5", "0", "99999999999999999999", "2026-02-30", "2026-01-01T09:00", "2026-01-01",
     '"x"', "'y'", '"\\q"', '"\\ud800"', '"\udc80"', "/\udc80/", '"unclosed', "/a/i", "/(?=x)/",
     "/x", "[", "]", "==", "=", "&&", "!", "<", "in", "not in", '"[a"', '"*"', "\n", "\t",
+    "every", "none", "fit", "engagement", "%", "50%", "12.5%", "-5%", "every 0 days",
 ]  # fmt: skip
 
 
@@ -236,6 +255,19 @@ def test_any_config_expiry_gives_an_engine_or_a_leadscore_error(expire: str) -> 
     assert_inside(expire, failure)
 
 
+@settings(deadline=None)
+@given(st.one_of(st.text(), LANGUAGE_TEXT))
+def test_any_config_decay_gives_an_engine_or_a_leadscore_error(decay: str) -> None:
+    config = {"scorings": {"A": {"decay": decay, "rules": {"R": "on x award 1"}}}}
+    try:
+        Engine.from_config(config)
+    except RuleError as error:
+        failure = error
+    else:
+        return
+    assert_inside(decay, failure)
+
+
 def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
 
@@ -249,6 +281,23 @@ CONFIG_VALUES = st.recursive(
 @given(CONFIG_VALUES)
 def test_any_config_value_gives_an_engine_or_a_leadscore_error(value: Any) -> None:
     for config in (value, {"scorings": value}, {"scorings": {"A": value}}):
+        with contextlib.suppress(LeadscoreError):
+            Engine.from_config(config)
+
+
+@settings(deadline=None)
+@given(CONFIG_VALUES)
+def test_any_feature_config_gives_an_engine_or_a_leadscore_error(value: Any) -> None:
+    shapes = (
+        {"scorings": {"A": {"groups": value}}},
+        {"scorings": {"A": {"groups": {"G": value}}}},
+        {"scorings": {}, "personas": value},
+        {"scorings": {}, "personas": {"P": value}},
+        {"scorings": {"A": {}}, "grades": value},
+        {"scorings": {"A": {}}, "grades": {"G": value}},
+        {"scorings": {"A": {}}, "grades": {"G": {"fit": value, "engagement": value}}},
+    )
+    for config in shapes:
         with contextlib.suppress(LeadscoreError):
             Engine.from_config(config)
 

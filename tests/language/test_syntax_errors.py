@@ -10,26 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from language_helpers import BODY_COLUMN, config_error, config_rule, in_rule, rule_error
+from language_helpers import AT, BODY_COLUMN, config_error, config_rule, in_rule, rule_error
 
 import leadscore
 from leadscore import Engine, LeadscoreError, RuleSyntaxError
 from leadscore.language.parser import MAX_NESTING
 
 UNITS = "the units are minutes, hours, days, weeks, months and years"
-SCORING_ITEMS = "'ceiling', 'expire', 'floor', 'notify', 'rule', 'threshold', 'timezone' or '}'"
+SCORING_ITEMS = "'ceiling', 'decay', 'expire', 'floor', 'group', 'notify', 'rule', 'threshold', 'timezone' or '}'"
 A_VALUE = "a value such as contact.country or 10"
-AFTER_OPERAND = (
-    "an operator such as == or +, 'and', 'award', 'expire', 'max', 'on', 'or', 'when' or '}'"
-)
+AFTER_OPERAND = "an operator such as == or +, 'and', 'award', 'decay', 'expire', 'max', 'on', 'or', 'when' or '}'"
 AFTER_FIELD = (
     "a comparison such as 'in' or 'matches', an operator such as == or +, '.', '[', 'and', "
-    "'award', 'expire', 'max', 'on', 'or', 'when' or '}'"
+    "'award', 'decay', 'expire', 'max', 'on', 'or', 'when' or '}'"
 )
-AFTER_COMPARISON = "'+', '-', 'and', 'award', 'expire', 'max', 'on', 'or', 'when' or '}'"
+AFTER_COMPARISON = "'+', '-', 'and', 'award', 'decay', 'expire', 'max', 'on', 'or', 'when' or '}'"
 NESTING = f"the rule text nests more than {MAX_NESTING} levels deep"
 NESTING_HINT = "split it into several rules or name parts of it in separate conditions"
 LOWERCASE_AND = "keywords are lowercase: write 'and'"
+DECAY_HINT = "write: decay 50% every 30 days, or decay none"
 
 # (text, (line, column), message, hint); texts are whole rule files.
 FILE_CASES = [
@@ -115,7 +114,7 @@ FILE_CASES = [
     pytest.param(
         'scoring "A" { rule "R" { when contact.vip award 10 } } }',
         (1, 56),
-        "unexpected '}'; expected the end of the text, 'declare', 'scoring' or 'test'",
+        "unexpected '}'; expected the end of the text, 'declare', 'grade', 'persona', 'scoring' or 'test'",
         "there is one '}' too many",
         id="stray-closing-brace",
     ),
@@ -144,7 +143,7 @@ FILE_CASES = [
     pytest.param(
         in_rule("when contact.vip award 1.5"),
         (1, 50),
-        "unexpected '.'; expected 'award', 'each', 'expire', 'max', 'on', 'once', 'when' or '}'",
+        "unexpected '.'; expected 'award', 'decay', 'each', 'expire', 'max', 'on', 'once', 'when' or '}'",
         "only whole numbers are allowed here",
         id="points-with-decimals",
     ),
@@ -258,7 +257,7 @@ FILE_CASES = [
         in_rule("when (contact.vip) orange award 1"),
         (1, 45),
         "unexpected name 'orange'; expected a comparison such as 'in' or 'matches', an operator "
-        "such as == or +, 'and', 'award', 'expire', 'max', 'on', 'or', 'when' or '}'",
+        "such as == or +, 'and', 'award', 'decay', 'expire', 'max', 'on', 'or', 'when' or '}'",
         None,
         id="keyword-glued-to-letters-is-a-name",
     ),
@@ -501,6 +500,112 @@ FILE_CASES = [
         "write '==' to compare",
         id="only-newline-ends-a-line",
     ),
+    # ---- decay, groups, personas and grades
+    pytest.param(
+        in_rule("on x award 5 decay 50 every 30 days"),
+        (1, 48),
+        "unexpected name 'every'; expected '%'",
+        "the rate is a percentage: decay 50% every 30 days",
+        id="decay-rate-without-percent",
+    ),
+    pytest.param(
+        in_rule("on x award 5 decay 50% each 30 days"),
+        (1, 49),
+        "expected 'every' after the decay rate, not 'each'",
+        "write: decay 50% every 30 days",
+        id="decay-rate-then-another-word",
+    ),
+    pytest.param(
+        in_rule("on x award 5 decay never"),
+        (1, 45),
+        "expected a rate such as 50% or 'none' after 'decay', not 'never'",
+        DECAY_HINT,
+        id="decay-never",
+    ),
+    pytest.param(
+        in_rule("on x award 5 decay"),
+        (1, 45),
+        "unexpected '}'; expected a name, a number, a whole number or '-'",
+        DECAY_HINT,
+        id="decay-without-a-value",
+    ),
+    pytest.param(
+        in_rule("on x award 5 decay 50% every 30 dayz"),
+        (1, 58),
+        "unknown time unit 'dayz'",
+        UNITS,
+        id="decay-period-unknown-unit",
+    ),
+    pytest.param(
+        'scoring "A" { group "G" { rule "R" { on x award 1 } } }',
+        (1, 25),
+        "unexpected '{'; expected 'max'",
+        None,
+        id="group-without-max",
+    ),
+    pytest.param(
+        'scoring "A" { group "G" max -5 { rule "R" { on x award 1 } } }',
+        (1, 29),
+        "unexpected '-'; expected a whole number",
+        None,
+        id="group-max-negative",
+    ),
+    pytest.param(
+        'scoring "A" { group "G" max 5 { floor 0 } }',
+        (1, 33),
+        "unexpected keyword 'floor'; expected 'group', 'rule' or '}'",
+        None,
+        id="group-holding-a-setting",
+    ),
+    pytest.param(
+        'persona "P" { rule "R" { on x award 1 } }',
+        (1, 13),
+        "unexpected '{'; expected 'threshold'",
+        None,
+        id="persona-without-threshold",
+    ),
+    pytest.param(
+        'persona "P" threshold at 10 { rule "R" { on x award 1 } }',
+        (1, 23),
+        "unexpected keyword 'at'; expected a whole number or '-'",
+        None,
+        id="persona-threshold-with-at",
+    ),
+    pytest.param(
+        'grade "G" { fitt "S" { "A" at 60 } }',
+        (1, 13),
+        "expected 'fit' or 'engagement' inside a grade, not 'fitt'",
+        'write: fit "SCORING" { "A" at 60, "B" at 30 }',
+        id="grade-unknown-word",
+    ),
+    pytest.param(
+        'grade "G" { fit "S" { "A" 60 } }',
+        (1, 27),
+        "unexpected number 60; expected 'at'",
+        'a band of a grade reads: "A" at 60',
+        id="band-without-at",
+    ),
+    pytest.param(
+        'grade "G" { fit "S" { A at 60 } }',
+        (1, 23),
+        "unexpected name 'A'; expected text in quotes or '}'",
+        'band names are text in quotes, such as "A" at 60',
+        id="band-name-without-quotes",
+    ),
+    pytest.param(
+        'grade "G" { fit { "A" at 60 } }',
+        (1, 17),
+        "unexpected '{'; expected text in quotes",
+        None,
+        id="grade-axis-without-scoring",
+    ),
+    pytest.param(
+        in_rule('when contact.group == "x" award 1'),
+        (1, 39),
+        "'group' is a keyword and cannot be a field name",
+        'write the field name in brackets: contact["group"]',
+        id="keyword-group-as-field",
+    ),
 ]
 
 
@@ -539,7 +644,7 @@ CONFIG_CASES = [
     pytest.param(
         config_rule("{ when contact.vip award 10 }"),
         (1, 1),
-        "unexpected '{'; expected the end of the text, 'award', 'expire', 'max', 'on' or 'when'",
+        "unexpected '{'; expected the end of the text, 'award', 'decay', 'expire', 'max', 'on' or 'when'",
         "a rule from config holds only its clauses, without braces",
         ("A", "R"),
         id="config-rule-with-braces",
@@ -547,7 +652,7 @@ CONFIG_CASES = [
     pytest.param(
         config_rule('when contact.vip award 5 } rule "x" { when true award 100'),
         (1, 26),
-        "unexpected '}'; expected the end of the text, 'award', 'each', 'expire', 'max', "
+        "unexpected '}'; expected the end of the text, 'award', 'decay', 'each', 'expire', 'max', "
         "'on', 'once' or 'when'",
         "a rule from config holds only its clauses, without braces",
         ("A", "R"),
@@ -681,8 +786,8 @@ def test_str_of_a_config_rule_on_two_lines_names_the_line() -> None:
 def test_str_at_the_end_of_the_text_puts_the_caret_after_the_last_token() -> None:
     error = rule_error('scoring "A" { rule "R" { when contact.vip award 10 }')
     assert str(error) == (
-        "<string>:1:53: error: the text ended early; expected 'ceiling', 'expire', 'floor', "
-        "'notify', 'rule', 'threshold', 'timezone' or '}'\n"
+        "<string>:1:53: error: the text ended early; expected 'ceiling', 'decay', 'expire', "
+        "'floor', 'group', 'notify', 'rule', 'threshold', 'timezone' or '}'\n"
         '    scoring "A" { rule "R" { when contact.vip award 10 }\n'
         "                                                        ^\n"
         "    hint: a closing '}' is missing"
@@ -789,3 +894,16 @@ def test_keywords_in_brackets_and_quotes_are_plain_names() -> None:
 def test_error_inside_config_rule_string_has_no_engine() -> None:
     with pytest.raises(RuleSyntaxError):
         Engine.from_config(config_rule("when contact.a = 1 award 1"))
+
+
+def test_words_inside_new_constructs_stay_field_names() -> None:
+    # every, none, fit and engagement are read as words only where decay and grades need them.
+    engine = leadscore.compile(
+        in_rule(
+            "when contact.every == 1 and contact.none == 2 and contact.fit == 3 "
+            "and contact.engagement == 4 award 1"
+        )
+    )
+    profile = {"every": 1, "none": 2, "fit": 3, "engagement": 4}
+    card = engine.score(leadscore.Contact("c", profile), at=AT)["A"]
+    assert card.total == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,7 +24,11 @@ from leadscore.language import syntax as ast
 from leadscore.language.patterns import PatternError, compile_glob, compile_regex
 from leadscore.language.program import (
     NEVER,
+    Band,
+    Decay,
     Program,
+    ProgramGrade,
+    ProgramGroup,
     ProgramRule,
     ProgramScoring,
     StaticType,
@@ -174,8 +179,11 @@ class _Checker:
             seen[item.name] = item
             scorings.append(self._check_scoring(item, len(scorings)))
 
+        personas = self._check_personas(rule_file, seen)
+        grades = self._check_grades(rule_file, seen, personas)
+
         has_tests = any(isinstance(item, ast.TestBlock) for item in rule_file.items)
-        if not seen and not self.errors and not has_tests:
+        if not seen and not personas and not self.errors and not has_tests:
             self.warnings.append(
                 Problem("warning", "the rules define no scoring, so nothing is scored")
             )
@@ -185,7 +193,139 @@ class _Checker:
             activity_attributes=self.activity_attributes,
             warnings=tuple(self.warnings),
             tests=tuple(item for item in rule_file.items if isinstance(item, ast.TestBlock)),
+            personas=tuple(personas.values()),
+            grades=tuple(grades),
         )
+
+    def _check_personas(
+        self, rule_file: ast.RuleFile, scorings: dict[str, ast.Scoring]
+    ) -> dict[str, ProgramScoring]:
+        """Check every persona; returns them by name, in declaration order."""
+        checked: dict[str, ProgramScoring] = {}
+        seen: dict[str, ast.Persona] = {}
+        for item in rule_file.items:
+            if not isinstance(item, ast.Persona):
+                continue
+            self.scoring = item.name
+            self.rule = None
+            if item.name in seen:
+                first = seen[item.name].span.line
+                self.error(
+                    f"duplicate persona name '{item.name}'; the first is on line {first}",
+                    item.name_span,
+                )
+                continue
+            seen[item.name] = item
+            if item.name in scorings:
+                line = scorings[item.name].span.line
+                self.error(
+                    f"persona '{item.name}' has the name of the scoring on line {line}",
+                    item.name_span,
+                    hint="scores are looked up by name, so give the persona another name",
+                )
+                continue
+            checked[item.name] = self._check_scoring(item, len(checked))
+        return checked
+
+    def _check_grades(
+        self,
+        rule_file: ast.RuleFile,
+        scorings: dict[str, ast.Scoring],
+        personas: dict[str, ProgramScoring],
+    ) -> list[ProgramGrade]:
+        checked: list[ProgramGrade] = []
+        seen: dict[str, ast.Grade] = {}
+        for item in rule_file.items:
+            if not isinstance(item, ast.Grade):
+                continue
+            self.scoring = None
+            self.rule = None
+            if item.name in seen:
+                first = seen[item.name].span.line
+                self.error(
+                    f"duplicate grade name '{item.name}'; the first is on line {first}",
+                    item.name_span,
+                )
+                continue
+            seen[item.name] = item
+            grade = self._check_grade(item, scorings, personas)
+            if grade is not None:
+                checked.append(grade)
+        return checked
+
+    def _check_grade(
+        self,
+        grade: ast.Grade,
+        scorings: dict[str, ast.Scoring],
+        personas: dict[str, ProgramScoring],
+    ) -> ProgramGrade | None:
+        errors_before = len(self.errors)
+        axes: dict[str, ast.GradeAxis] = {}
+        bands: dict[str, tuple[Band, ...]] = {}
+        for axis in grade.axes:
+            if axis.role in axes:
+                self.error(f"grade '{grade.name}' has more than one '{axis.role}'", axis.span)
+                continue
+            axes[axis.role] = axis
+            if axis.scoring in personas:
+                self.error(
+                    f"'{axis.scoring}' is a persona, but a grade combines two scorings",
+                    axis.scoring_span,
+                    hint="a persona's only output is membership; name a scoring",
+                )
+            elif axis.scoring not in scorings:
+                listed = ", ".join(f"'{name}'" for name in scorings)
+                self.error(
+                    f"unknown scoring '{axis.scoring}' in grade '{grade.name}'",
+                    axis.scoring_span,
+                    hint=_did_you_mean(axis.scoring, scorings)
+                    or (f"the scorings are {listed}" if scorings else "the file has no scoring"),
+                )
+            bands[axis.role] = self._bands(grade, axis)
+        examples = {"fit": '"A" at 60, "B" at 30', "engagement": '"1" at 50, "2" at 20'}
+        for role, example in examples.items():
+            if role not in axes:
+                self.error(
+                    f"grade '{grade.name}' has no '{role}' scoring",
+                    grade.name_span,
+                    hint=f'add: {role} "SCORING" {{ {example} }}',
+                )
+        if len(self.errors) > errors_before:
+            return None
+        return ProgramGrade(
+            name=grade.name,
+            fit=axes["fit"].scoring,
+            fit_bands=bands["fit"],
+            engagement=axes["engagement"].scoring,
+            engagement_bands=bands["engagement"],
+            span=grade.span,
+        )
+
+    def _bands(self, grade: ast.Grade, axis: ast.GradeAxis) -> tuple[Band, ...]:
+        if not axis.bands:
+            self.error(
+                f"the '{axis.role}' of grade '{grade.name}' has no bands",
+                axis.span,
+                hint='add bands such as { "A" at 60, "B" at 30, "C" at 0 }',
+            )
+        names: set[str] = set()
+        previous: ast.Band | None = None
+        for band in axis.bands:
+            if band.name in names:
+                self.error(
+                    f"duplicate band name '{band.name}' in the '{axis.role}' of grade '{grade.name}'",
+                    band.name_span,
+                )
+            names.add(band.name)
+            if previous is not None and band.points >= previous.points:
+                self.error(
+                    f"bands are out of order: '{band.name}' at {band.points} comes after "
+                    f"'{previous.name}' at {previous.points}",
+                    band.span,
+                    hint="list bands from the highest to the lowest, each below the one before",
+                )
+            previous = band
+        return tuple(Band(band.name, band.points) for band in axis.bands)
 
     def _field_types(self, fields: Sequence[ast.FieldDecl]) -> dict[str, str]:
         declared: dict[str, str] = {}
@@ -223,27 +363,40 @@ class _Checker:
 
     # ---------------------------------------------------------------- scorings
 
-    def _check_scoring(self, scoring: ast.Scoring, index: int) -> ProgramScoring:
+    def _check_scoring(self, scoring: ast.Scoring | ast.Persona, index: int) -> ProgramScoring:
+        """Check a scoring or a persona: settings, thresholds, groups and rules."""
+        what: Literal["scoring", "persona"] = (
+            "persona" if isinstance(scoring, ast.Persona) else "scoring"
+        )
         self.scoring = scoring.name
         self.rule = None
         thresholds: list[ast.ThresholdDecl] = []
         settings: dict[str, ast.Setting] = {}
         expire: ast.Expire | None = None
-        rules: list[ast.Rule] = []
+        decay: ast.Decay | None = None
+        # Each rule with the index of its group, or None; groups keep their order.
+        rules: list[tuple[ast.Rule, int | None]] = []
+        groups: list[ast.Group] = []
 
         for item in scoring.items:
             if isinstance(item, ast.ThresholdDecl):
                 thresholds.append(item)
             elif isinstance(item, ast.Setting):
                 if item.name in settings:
-                    self.error(f"'{item.name}' is set twice in scoring '{scoring.name}'", item.span)
+                    self.error(f"'{item.name}' is set twice in {what} '{scoring.name}'", item.span)
                 settings[item.name] = item
             elif isinstance(item, ast.Expire):
                 if expire is not None:
-                    self.error(f"the expiry of scoring '{scoring.name}' is set twice", item.span)
+                    self.error(f"the expiry of {what} '{scoring.name}' is set twice", item.span)
                 expire = item
+            elif isinstance(item, ast.Decay):
+                if decay is not None:
+                    self.error(f"'decay' is set twice in {what} '{scoring.name}'", item.span)
+                decay = item
+            elif isinstance(item, ast.Group):
+                self._collect_group(item, None, groups, rules, what)
             else:
-                rules.append(item)
+                rules.append((item, None))
 
         timezone = self._timezone(settings.get("timezone"))
         floor = settings["floor"].value if "floor" in settings else None
@@ -256,31 +409,57 @@ class _Checker:
                 settings["floor"].value_span,
             )
         default_validity = self._validity(expire, timezone) if expire is not None else NEVER
-        checked_thresholds = self._thresholds(thresholds)
+        default_decay = self._decay(decay) if decay is not None else None
+        if isinstance(scoring, ast.Persona):
+            checked_thresholds = self._persona_threshold(scoring, thresholds)
+        else:
+            checked_thresholds = self._thresholds(thresholds)
 
         checked_rules: list[ProgramRule] = []
         names: dict[str, ast.Rule] = {}
-        for rule in rules:
+        for rule, group in rules:
             self.rule = rule.name
             if rule.name in names:
                 first = names[rule.name].span.line
                 self.error(
-                    f"duplicate rule name '{rule.name}' in scoring '{scoring.name}'; the first is on line {first}",
+                    f"duplicate rule name '{rule.name}' in {what} '{scoring.name}'; the first is on line {first}",
                     rule.name_span,
                 )
                 continue
             names[rule.name] = rule
-            checked = self.check_rule(rule, len(checked_rules), default_validity, timezone)
+            checked = self.check_rule(
+                rule, len(checked_rules), default_validity, timezone, default_decay
+            )
             if checked is not None:
-                checked_rules.append(checked)
+                checked_rules.append(attrs.evolve(checked, group=group))
         self.rule = None
+        checked_groups = tuple(
+            ProgramGroup(
+                index=position,
+                name=group.name,
+                cap=group.cap,
+                rules=tuple(rule.index for rule in checked_rules if rule.group == position),
+                span=group.span,
+            )
+            for position, group in enumerate(groups)
+        )
 
         if not rules:
             self.warning(
-                f"scoring '{scoring.name}' has no rules, so every contact scores 0",
+                f"{what} '{scoring.name}' has no rules, so every contact scores 0",
                 scoring.name_span,
             )
-        self._warn_unreachable(checked_thresholds, thresholds, checked_rules, ceiling)
+        if isinstance(scoring, ast.Persona):
+            reach = [
+                (
+                    f"the threshold of persona '{scoring.name}' ({scoring.threshold})",
+                    scoring.threshold,
+                    scoring.threshold_span,
+                )
+            ]
+        else:
+            reach = [(f"threshold '{t.name}' at {t.points}", t.points, t.span) for t in thresholds]
+        self._warn_unreachable(reach, checked_rules, checked_groups, ceiling)
         return ProgramScoring(
             index=index,
             name=scoring.name,
@@ -291,7 +470,70 @@ class _Checker:
             notify_once="notify" in settings,
             rules=tuple(checked_rules),
             span=scoring.span,
+            groups=checked_groups,
+            decay=default_decay,
+            kind=what,
         )
+
+    def _collect_group(
+        self,
+        group: ast.Group,
+        outer: ast.Group | None,
+        groups: list[ast.Group],
+        rules: list[tuple[ast.Rule, int | None]],
+        what: str,
+    ) -> None:
+        """Add a group and its rules to those of a scoring or persona; a nested group is an error."""
+        if outer is not None:
+            self.error(
+                f"group '{group.name}' is inside group '{outer.name}', but groups do not nest",
+                group.name_span,
+                hint=f"move it out of group '{outer.name}'; each rule belongs to at most one group",
+            )
+        else:
+            for earlier in groups:
+                if earlier.name == group.name:
+                    self.error(
+                        f"duplicate group name '{group.name}' in {what} '{self.scoring}'; "
+                        f"the first is on line {earlier.span.line}",
+                        group.name_span,
+                    )
+                    break
+            if group.cap <= 0:
+                self.error(
+                    f"the 'max' of group '{group.name}' must be a positive number of points",
+                    group.cap_span,
+                )
+            groups.append(group)
+        position = len(groups) - 1
+        if not any(isinstance(item, ast.Rule) for item in group.items):
+            self.warning(
+                f"group '{group.name}' has no rules, so its cap limits nothing", group.name_span
+            )
+        for item in group.items:
+            if isinstance(item, ast.Group):
+                self._collect_group(item, outer or group, groups, rules, what)
+            else:
+                rules.append((item, position))
+
+    def _persona_threshold(
+        self, persona: ast.Persona, thresholds: list[ast.ThresholdDecl]
+    ) -> tuple[Threshold, ...]:
+        for threshold in thresholds:
+            self.error(
+                f"persona '{persona.name}' has its threshold after its name, so it takes no "
+                "'threshold' inside",
+                threshold.span,
+                hint=f"remove it, because the threshold of persona '{persona.name}' is the "
+                f"{persona.threshold} after its name",
+            )
+        if persona.threshold <= 0:
+            self.error(
+                f"the threshold of persona '{persona.name}' must be a positive number of points",
+                persona.threshold_span,
+                hint="membership compares the score with the threshold as a ratio",
+            )
+        return (Threshold(persona.name, persona.threshold),)
 
     def _timezone(self, setting: ast.Setting | None) -> ZoneInfo:
         if setting is None:
@@ -326,31 +568,49 @@ class _Checker:
 
     def _warn_unreachable(
         self,
-        thresholds: tuple[Threshold, ...],
-        declared: list[ast.ThresholdDecl],
+        thresholds: list[tuple[str, int, ast.Span]],
         rules: list[ProgramRule],
+        groups: tuple[ProgramGroup, ...],
         ceiling: int | None,
     ) -> None:
+        """Warn about each threshold, given as (description, points, span), above the reachable total.
+
+        Decay only ever lowers an award, so an award's full points bound it.
+        """
         highest: int | None = 0
+        group_highest: list[int | None] = [0] * len(groups)
         for rule in rules:
-            if rule.points <= 0 or highest is None:
+            if rule.points <= 0:
                 continue
             if rule.kind == "profile":
-                highest += rule.points
-            elif rule.cap is not None:
-                highest += rule.cap
+                most: int | None = rule.points
             else:
-                highest = None  # an uncapped activity rule can add without limit
+                most = rule.cap  # an uncapped activity rule can add without limit
+            if rule.group is None:
+                highest = None if highest is None or most is None else highest + most
+            else:
+                inner = group_highest[rule.group]
+                group_highest[rule.group] = None if inner is None or most is None else inner + most
+        limiting = []
+        for group, inner in zip(groups, group_highest, strict=True):
+            if inner is None or inner > group.cap:
+                limiting.append(f"group '{group.name}' adds at most {group.cap}")
+                inner = group.cap
+            highest = None if highest is None else highest + inner
         if ceiling is not None:
             highest = ceiling if highest is None else min(highest, ceiling)
         if highest is None:
             return
-        for threshold, declaration in zip(thresholds, declared, strict=True):
-            if threshold.points > highest:
+        hint = None
+        if limiting:
+            hint = "the caps of groups count too: " + ", ".join(limiting)
+        for description, points, span in thresholds:
+            if points > highest:
                 self.warning(
-                    f"threshold '{threshold.name}' at {threshold.points} cannot be reached: "
+                    f"{description} cannot be reached: "
                     f"the rules and caps allow at most {highest} points",
-                    declaration.span,
+                    span,
+                    hint,
                 )
 
     def _validity(self, expire: ast.Expire, timezone: ZoneInfo) -> Validity:
@@ -370,10 +630,51 @@ class _Checker:
             )
         return Validity("after", duration=expire.duration)
 
+    def _decay(self, decay: ast.Decay) -> Decay | None:
+        """Return the checked decay, or None for ``decay none`` and for an invalid decay."""
+        if decay.kind == "none":
+            return None
+        assert decay.rate is not None
+        assert decay.period is not None
+        assert decay.rate_span is not None
+        assert decay.period_span is not None
+        valid = True
+        rate = decay.rate
+        if rate.denominator != 1:
+            self.error(
+                "a decay rate must be a whole number of percent",
+                decay.rate_span,
+                hint=f"write {math.floor(rate)}% or {math.ceil(rate)}%",
+            )
+            valid = False
+        elif not 0 < rate <= 100:
+            if rate <= 0:
+                hint = (
+                    "the rate is the share of points lost each period; "
+                    "write decay none for points that keep their value"
+                )
+            else:
+                hint = "at 100% an award is worth nothing after one period"
+            self.error(
+                f"a decay rate must be more than 0% and at most 100%, not {rate}%",
+                decay.rate_span,
+                hint=hint,
+            )
+            valid = False
+        if decay.period.amount <= 0:
+            self.error("a decay period must be a positive duration", decay.period_span)
+            valid = False
+        return Decay(int(rate), decay.period) if valid else None
+
     # ---------------------------------------------------------------- rules
 
     def check_rule(
-        self, rule: ast.Rule, index: int, default_validity: Validity, timezone: ZoneInfo
+        self,
+        rule: ast.Rule,
+        index: int,
+        default_validity: Validity,
+        timezone: ZoneInfo,
+        default_decay: Decay | None = None,
     ) -> ProgramRule | None:
         """Check one rule's clauses and conditions; returns None when it has errors."""
         errors_before = len(self.errors)
@@ -386,6 +687,7 @@ class _Checker:
             ast.AwardClause: "award",
             ast.MaxClause: "max",
             ast.Expire: "expire",
+            ast.Decay: "decay",
         }
         for clause_type, clauses in by_kind.items():
             if len(clauses) > 1:
@@ -399,6 +701,7 @@ class _Checker:
         awards: list[ast.AwardClause] = by_kind.get(ast.AwardClause, [])
         caps = by_kind.get(ast.MaxClause, [])
         expires = by_kind.get(ast.Expire, [])
+        decays: list[ast.Decay] = by_kind.get(ast.Decay, [])
 
         if whens and ons:
             self.error(
@@ -423,9 +726,19 @@ class _Checker:
         self.aggregates = []
         self.reads_contact = False
         result: tuple[Any, ...] | None
+        decay = default_decay
         if whens:
             result = self._profile_rule(rule, whens[0], award, caps, expires)
+            for clause in decays:
+                self.error(
+                    "'decay' has no effect on a 'when' rule, because its points have no age",
+                    clause.span,
+                    hint="a 'when' rule adds its points while its condition holds; remove it",
+                )
+            decay = None
         elif ons:
+            if decays:
+                decay = self._decay(decays[0])
             result = self._activity_rule(
                 rule, ons[0], award, caps, expires, default_validity, timezone
             )
@@ -448,6 +761,7 @@ class _Checker:
             aggregates=tuple(self.aggregates),
             uses_profile=self.reads_contact,
             span=rule.span,
+            decay=decay,
         )
 
     def _profile_rule(

@@ -32,6 +32,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from importlib import resources
 from typing import Any
 
@@ -51,7 +52,15 @@ from leadscore.errors import Problem, RuleSyntaxError, SourceLocation
 from leadscore.language import syntax as ast
 from leadscore.model import Duration
 
-__all__ = ["KEYWORDS", "MAX_DIGITS", "MAX_NESTING", "parse", "parse_expire", "parse_rule_body"]
+__all__ = [
+    "KEYWORDS",
+    "MAX_DIGITS",
+    "MAX_NESTING",
+    "parse",
+    "parse_decay",
+    "parse_expire",
+    "parse_rule_body",
+]
 
 # Deeper trees would approach the limits of Python's recursion and of its parser, which
 # rejects more than 200 nested parentheses in the generated code. Long chains such as
@@ -150,6 +159,16 @@ def parse_expire(text: str, *, scoring: str | None, source: str = "config") -> a
     return result
 
 
+def parse_decay(text: str, *, scoring: str | None, source: str = "config") -> ast.Decay:
+    """Parse a decay given as a config value: ``25% every 30 days`` or ``none``."""
+    origin = ast.Origin(source, text)
+    context = {"rule": None, "scoring": scoring}
+    tree = _run_parser(text, "decay_spec", origin, context)
+    result = _build(_Builder(origin, context), tree)
+    assert isinstance(result, ast.Decay)
+    return result
+
+
 def _build(builder: _Builder, tree: Tree[Token]) -> Any:
     try:
         return builder.transform(tree)
@@ -219,7 +238,7 @@ _TERMINAL_WORDS = {
     "$END": "the end of the text",
 }
 
-_MAX_EXPECTED_SHOWN = 12
+_MAX_EXPECTED_SHOWN = 13
 
 
 def _describe_terminal(name: str) -> str:
@@ -527,7 +546,17 @@ def _token_hint(
     if token.type == "COMMA" and "')'" in expected:
         return 'lists are written in square brackets, such as ["CZ", "SK"]'
     if token.type in ("INT", "DECIMAL") and "'at'" in expected:
-        return 'a threshold reads: threshold "MQL" at 100'
+        after_threshold = len(values) >= 2 and getattr(values[-2], "type", None) == "THRESHOLD"
+        if after_threshold:
+            return 'a threshold reads: threshold "MQL" at 100'
+        return 'a band of a grade reads: "A" at 60'
+    if expected == ["text in quotes", "'}'"] and token.type == "NAME":
+        # Only the bands of a grade expect exactly this.
+        return f'band names are text in quotes, such as "{value}" at 60'
+    if expected == ["'%'"]:
+        return "the rate is a percentage: decay 50% every 30 days"
+    if isinstance(last, Token) and last.type == "DECAY":
+        return "write: decay 50% every 30 days, or decay none"
     if token.type == "REGEX":
         return "regular expressions such as /ceo/i only follow 'matches'"
     if value in ("==", "!=", "<", "<=", ">", ">=") and _after_comparison(values):
@@ -911,6 +940,59 @@ class _Builder(lark.Transformer[Token, Any]):
     def notify(self, meta: Any, children: list[Any]) -> ast.Setting:
         return ast.Setting("notify", "once", self._span(meta), self._span(meta))
 
+    def persona(self, meta: Any, children: list[Any]) -> ast.Persona:
+        name_token, (threshold, threshold_span), *items = children
+        return ast.Persona(
+            self._text(name_token),
+            threshold,
+            tuple(items),
+            self._span(meta),
+            self._token_span(name_token),
+            threshold_span,
+        )
+
+    def group(self, meta: Any, children: list[Any]) -> ast.Group:
+        name_token, cap_token, *items = children
+        return ast.Group(
+            self._text(name_token),
+            self._integer(cap_token),
+            tuple(items),
+            self._span(meta),
+            self._token_span(name_token),
+            self._token_span(cap_token),
+        )
+
+    # ---- grades
+
+    def grade(self, meta: Any, children: list[Any]) -> ast.Grade:
+        name_token, *axes = children
+        return ast.Grade(
+            self._text(name_token), tuple(axes), self._span(meta), self._token_span(name_token)
+        )
+
+    def grade_axis(self, meta: Any, children: list[Any]) -> ast.GradeAxis:
+        role_token, scoring_token, *bands = children
+        role = str(role_token)
+        if role not in ("fit", "engagement"):
+            raise self._error(
+                f"expected 'fit' or 'engagement' inside a grade, not '{role}'",
+                self._token_span(role_token),
+                hint='write: fit "SCORING" { "A" at 60, "B" at 30 }',
+            )
+        return ast.GradeAxis(
+            role,  # type: ignore[arg-type]
+            self._text(scoring_token),
+            tuple(band for band in bands if band is not None),
+            self._span(meta),
+            self._token_span(scoring_token),
+        )
+
+    def band(self, meta: Any, children: list[Any]) -> ast.Band:
+        name_token, (points, _) = children
+        return ast.Band(
+            self._text(name_token), points, self._span(meta), self._token_span(name_token)
+        )
+
     # ---- rules and clauses
 
     def rule(self, meta: Any, children: list[Any]) -> ast.Rule:
@@ -963,6 +1045,42 @@ class _Builder(lark.Transformer[Token, Any]):
         (token,) = children
         date = self._date(token)
         return ast.Expire("on", None, date, self._span(meta), self._token_span(token))
+
+    def decay(self, meta: Any, children: list[ast.Decay]) -> ast.Decay:
+        (value,) = children
+        return attrs.evolve(value, span=self._span(meta))
+
+    def decay_spec(self, meta: Any, children: list[ast.Decay]) -> ast.Decay:
+        return children[0]
+
+    def decay_every(self, meta: Any, children: list[Any]) -> ast.Decay:
+        (rate, rate_span), word, duration = children
+        if str(word) != "every":
+            raise self._error(
+                f"expected 'every' after the decay rate, not '{word}'",
+                self._token_span(word),
+                hint="write: decay 50% every 30 days",
+            )
+        assert isinstance(duration.value, Duration)
+        return ast.Decay("every", rate, duration.value, self._span(meta), rate_span, duration.span)
+
+    def decay_none(self, meta: Any, children: list[Token]) -> ast.Decay:
+        (word,) = children
+        if str(word) != "none":
+            raise self._error(
+                f"expected a rate such as 50% or 'none' after 'decay', not '{word}'",
+                self._token_span(word),
+                hint="write: decay 50% every 30 days, or decay none",
+            )
+        return ast.Decay("none", None, None, self._span(meta))
+
+    def decay_rate(self, meta: Any, children: list[Token | None]) -> tuple[Fraction, ast.Span]:
+        minus, number = children
+        assert number is not None
+        if len(number) > MAX_DIGITS + 1:
+            raise self._error(f"a number has at most {MAX_DIGITS} digits", self._token_span(number))
+        rate = Fraction(str(number))
+        return (-rate if minus is not None else rate), self._span(meta)
 
     # ---- expressions
 

@@ -19,7 +19,16 @@ from leadscore.errors import Problem
 from leadscore.language import syntax as ast
 from leadscore.model import Duration, Threshold
 
-__all__ = ["Program", "ProgramRule", "ProgramScoring", "Validity"]
+__all__ = [
+    "Band",
+    "Decay",
+    "Program",
+    "ProgramGrade",
+    "ProgramGroup",
+    "ProgramRule",
+    "ProgramScoring",
+    "Validity",
+]
 
 StaticType = Literal[
     "number", "text", "boolean", "date", "datetime", "list", "duration", "null", "any"
@@ -43,6 +52,21 @@ NEVER = Validity("never")
 
 
 @attrs.frozen
+class Decay:
+    """The rate and period by which an activity award loses value with age.
+
+    An award's value after ``k`` whole periods is ``points * (1 - rate/100) ** k``,
+    rounded half to even. ``rate`` is a whole percentage from 1 to 100.
+    """
+
+    rate: int
+    period: Duration
+
+    def __str__(self) -> str:
+        return f"{self.rate}% every {self.period}"
+
+
+@attrs.frozen
 class ProgramRule:
     """One checked rule.
 
@@ -50,7 +74,9 @@ class ProgramRule:
     is the most the rule may add (or take away, for negative points); None means no
     cap. ``aggregates`` are the aggregates in the condition, in the order they appear.
     ``uses_profile`` says the ``where`` condition reads contact fields, so a profile
-    change can change which activities match.
+    change can change which activities match. ``decay`` is how the rule's awards lose
+    value with age (None: they keep their points), and ``group`` is the index of the
+    scoring's group the rule belongs to, or None.
     """
 
     index: int
@@ -65,11 +91,29 @@ class ProgramRule:
     aggregates: tuple[ast.Aggregate, ...]
     uses_profile: bool
     span: ast.Span
+    decay: Decay | None = None
+    group: int | None = None
+
+
+@attrs.frozen
+class ProgramGroup:
+    """A checked group: the sum of its rules' contributions is capped at ``cap``, up or down."""
+
+    index: int
+    name: str
+    cap: int
+    rules: tuple[int, ...]
+    span: ast.Span
 
 
 @attrs.frozen
 class ProgramScoring:
-    """One checked scoring: its thresholds in ascending order, settings and rules."""
+    """One checked scoring or persona: its thresholds in ascending order, settings and rules.
+
+    A persona (``kind`` is ``"persona"``) has exactly one threshold, named after the
+    persona. ``decay`` is the scoring's default for its ``on`` rules, already applied
+    to each rule's own ``decay``.
+    """
 
     index: int
     name: str
@@ -80,6 +124,14 @@ class ProgramScoring:
     notify_once: bool
     rules: tuple[ProgramRule, ...]
     span: ast.Span
+    groups: tuple[ProgramGroup, ...] = ()
+    decay: Decay | None = None
+    kind: Literal["scoring", "persona"] = "scoring"
+
+    @property
+    def has_decay(self) -> bool:
+        """True when any rule's awards lose value with age, so totals change between activities."""
+        return any(rule.decay is not None for rule in self.rules)
 
     @property
     def activity_types(self) -> frozenset[str]:
@@ -92,8 +144,32 @@ class ProgramScoring:
 
 
 @attrs.frozen
+class Band:
+    """A band of a grade: reached by a total of at least ``points``."""
+
+    name: str
+    points: int
+
+
+@attrs.frozen
+class ProgramGrade:
+    """A checked grade: the fit and engagement scorings and their bands, highest first.
+
+    The label is the name of the highest fit band reached followed by the name of the
+    highest engagement band reached, or None when either total is below all its bands.
+    """
+
+    name: str
+    fit: str
+    fit_bands: tuple[Band, ...]
+    engagement: str
+    engagement_bands: tuple[Band, ...]
+    span: ast.Span
+
+
+@attrs.frozen
 class Program:
-    """Checked scorings plus the declared fields and activity types, and any warnings."""
+    """Checked scorings, personas and grades, the declared fields and activity types, and any warnings."""
 
     scorings: tuple[ProgramScoring, ...]
     contact_fields: Mapping[str, str] | None
@@ -101,3 +177,5 @@ class Program:
     warnings: tuple[Problem, ...] = ()
     # Test blocks are kept as written; the testing kit checks and runs them.
     tests: tuple[ast.TestBlock, ...] = ()
+    personas: tuple[ProgramScoring, ...] = ()
+    grades: tuple[ProgramGrade, ...] = ()

@@ -9,6 +9,7 @@ so that every error can point at the exact text. Meaning is resolved later, in
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 from typing import Literal, TypeAlias
 
 import attrs
@@ -281,7 +282,23 @@ class Expire:
     value_span: Span
 
 
-Clause: TypeAlias = When | On | AwardClause | MaxClause | Expire
+@attrs.frozen
+class Decay:
+    """``decay R% every PERIOD`` or ``decay none``.
+
+    ``rate`` is the percentage as written, sign and fraction included, because the
+    checker, not the parser, rejects a rate that is not a whole number from 1 to 100.
+    """
+
+    kind: Literal["every", "none"]
+    rate: Fraction | None
+    period: Duration | None
+    span: Span
+    rate_span: Span | None = None
+    period_span: Span | None = None
+
+
+Clause: TypeAlias = When | On | AwardClause | MaxClause | Expire | Decay
 
 
 @attrs.frozen
@@ -317,7 +334,22 @@ class Setting:
     value_span: Span
 
 
-ScoringItem: TypeAlias = ThresholdDecl | Expire | Setting | Rule
+@attrs.frozen
+class Group:
+    """``group "NAME" max N { rules }``: rules whose summed contribution is capped at ``N``.
+
+    ``items`` may hold a nested group, which the checker rejects by name.
+    """
+
+    name: str
+    cap: int
+    items: tuple[Rule | Group, ...]
+    span: Span
+    name_span: Span
+    cap_span: Span
+
+
+ScoringItem: TypeAlias = ThresholdDecl | Expire | Decay | Setting | Rule | Group
 
 
 @attrs.frozen
@@ -326,6 +358,52 @@ class Scoring:
 
     name: str
     items: tuple[ScoringItem, ...]
+    span: Span
+    name_span: Span
+
+
+@attrs.frozen
+class Persona:
+    """``persona "NAME" threshold N { … }``: a scoring whose only output is membership."""
+
+    name: str
+    threshold: int
+    items: tuple[ScoringItem, ...]
+    span: Span
+    name_span: Span
+    threshold_span: Span
+
+
+# ---------------------------------------------------------------- grades
+
+
+@attrs.frozen
+class Band:
+    """``"A" at 60``: a band of a grade, reached by a total of at least ``points``."""
+
+    name: str
+    points: int
+    span: Span
+    name_span: Span
+
+
+@attrs.frozen
+class GradeAxis:
+    """``fit "SCORING" { bands }`` or ``engagement "SCORING" { bands }`` inside a grade."""
+
+    role: Literal["fit", "engagement"]
+    scoring: str
+    bands: tuple[Band, ...]
+    span: Span
+    scoring_span: Span
+
+
+@attrs.frozen
+class Grade:
+    """``grade "NAME" { fit … engagement … }``: a label made of a fit band and an engagement band."""
+
+    name: str
+    axes: tuple[GradeAxis, ...]
     span: Span
     name_span: Span
 
@@ -440,7 +518,7 @@ class TestBlock:
     name_span: Span
 
 
-Item: TypeAlias = Scoring | ContactDecl | ActivityDecl | TestBlock
+Item: TypeAlias = Scoring | Persona | Grade | ContactDecl | ActivityDecl | TestBlock
 
 
 @attrs.frozen
