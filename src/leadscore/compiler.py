@@ -27,9 +27,10 @@ import attrs
 from leadscore import runtime
 from leadscore.evaluation import site_for
 from leadscore.language import syntax as ast
-from leadscore.language.patterns import compile_glob, compile_regex
+from leadscore.language.patterns import compile_glob, compile_regex, searcher
 from leadscore.language.program import ProgramRule, ProgramScoring, Validity
 from leadscore.model import EXACT_UNITS
+from leadscore.scorecard import CardSpec
 
 __all__ = ["CompiledScoring", "compile_scoring"]
 
@@ -70,10 +71,20 @@ class CompiledScoring:
     match_all: Callable[..., None]
     # Each group's name and cap, for the score cards, computed once.
     group_caps: tuple[tuple[str, int], ...] = ()
+    # Generated: returns fresh award and entry lists as one list display, which is
+    # faster than a comprehension per contact.
+    state_factory: Callable[[], tuple[list[list[Any]], list[list[Any]]]] = attrs.field(default=None)
+    # What every card of this scoring shares; made once so cards stay cheap.
+    card_spec: CardSpec = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.card_spec is None:
+            spec = CardSpec(self.scoring.thresholds, self.group_caps, self.scoring.kind)
+            object.__setattr__(self, "card_spec", spec)
 
     def new_state(self) -> tuple[list[list[Any]], list[list[Any]]]:
         """Return empty award lists (one per rule) and entry lists (one per aggregate)."""
-        return [[] for _ in self.scoring.rules], [[] for _ in range(self.aggregate_count)]
+        return self.state_factory()
 
 
 def compile_scoring(scoring: ProgramScoring) -> CompiledScoring:
@@ -101,6 +112,7 @@ def compile_scoring(scoring: ProgramScoring) -> CompiledScoring:
         source=source,
         empty_state=(((),) * len(scoring.rules), ((),) * len(generator.aggregate_index)),
         match_all=namespace["match_all"],
+        state_factory=namespace["new_state"],
         group_caps=tuple((group.name, group.cap) for group in scoring.groups),
     )
 
@@ -164,7 +176,21 @@ class _Generator:
         lines += self._matchers()
         lines += self._profile_function("profile_conditions", "p, cid, ctx, entries", totals=False)
         lines += self._profile_function("evaluate", "p, cid, ctx, awards, entries", totals=True)
+        lines += self._state_factory()
         return "\n".join(lines) + "\n"
+
+    def _state_factory(self) -> list[str]:
+        # `when` rules never receive awards, so they share one empty tuple.
+        award_lists = ", ".join(
+            "[]" if rule.kind == "activity" else "()" for rule in self.scoring.rules
+        )
+        entry_lists = ", ".join("[]" for _ in self.aggregate_index)
+        return [
+            "",
+            "",
+            "def new_state():",
+            f"    return [{award_lists}], [{entry_lists}]",
+        ]
 
     def _matchers(self) -> list[str]:
         by_type: dict[str, list[tuple[str, Any]]] = {}
@@ -179,7 +205,8 @@ class _Generator:
         for number, (activity_type, targets) in enumerate(by_type.items()):
             name = f"match_{number}"
             self.matcher_names[activity_type] = name
-            body = ["x = a.attributes", "xget = x.get"]
+            # `o` is the activity's instant, read once for every award and entry below.
+            body = ["x = a.attributes", "xget = x.get", "o = a.occurred_at"]
             for kind, target in targets:
                 if kind == "rule":
                     body += self._rule_match(target)
@@ -234,15 +261,15 @@ class _Generator:
             return self.const(validity.until)
         assert validity.duration is not None
         if validity.duration.unit in EXACT_UNITS:
-            return f"a.occurred_at + {self.const(validity.duration.as_timedelta())}"
-        return f"_runtime.expiry(a.occurred_at, {self.const(validity)}, _tz)"
+            return f"o + {self.const(validity.duration.as_timedelta())}"
+        return f"_runtime.expiry(o, {self.const(validity)}, _tz)"
 
     def _aggregate_match(self, aggregate: ast.Aggregate) -> list[str]:
         self.rule = self.aggregate_rule[id(aggregate)]
         self.in_matcher = True
         index = self.aggregate_index[id(aggregate)]
         value = self._path("x", aggregate.attribute) if aggregate.attribute else "None"
-        append = f"add_entry_{index}((a.occurred_at, {value}, a))"
+        append = f"add_entry_{index}((o, {value}, a))"
         lines = [f"# aggregate {index} of rule {self.rule.index}"]
         if aggregate.where is None:
             return [*lines, append]
@@ -251,6 +278,10 @@ class _Generator:
     def _profile_function(self, name: str, parameters: str, *, totals: bool) -> list[str]:
         self.in_matcher = False
         lines = ["", "", f"def {name}({parameters}):", "    at = ctx.at", "    pget = p.get"]
+        if totals:
+            # True when every award and entry occurred at or before `at` (Engine.score drops
+            # later activities first), so counting can skip that test.
+            lines.append("    prefiltered = ctx.prefiltered")
         # Each aggregate's value is computed once, before any condition short-circuits.
         for aggregate_id, index in self.aggregate_index.items():
             rule = self.aggregate_rule[aggregate_id]
@@ -322,13 +353,30 @@ class _Generator:
         valid = (
             "a.occurred_at <= at" if rule.validity.kind == "never" else "a.occurred_at <= at < e"
         )
-        if rule.decay is None:
-            # Every award is worth the rule's points, so counting them is enough.
+        if rule.decay is None and rule.validity.kind == "never":
+            # Every award is worth the rule's points, so counting them is enough; when the
+            # engine has already dropped activities after `at`, the list length is the count.
+            lines = [
+                "    if prefiltered:",
+                f"        n = len(awards[{index}])",
+                "    else:",
+                "        n = 0",
+                f"        for a, e in awards[{index}]:",
+                "            if a.occurred_at <= at:",
+                "                n += 1",
+                f"    c = n * {rule.points}",
+            ]
+        elif rule.decay is None:
             lines = [
                 "    n = 0",
-                f"    for a, e in awards[{index}]:",
-                f"        if {valid}:",
-                "            n += 1",
+                "    if prefiltered:",
+                f"        for a, e in awards[{index}]:",
+                "            if at < e:",
+                "                n += 1",
+                "    else:",
+                f"        for a, e in awards[{index}]:",
+                f"            if {valid}:",
+                "                n += 1",
                 f"    c = n * {rule.points}",
             ]
         else:
@@ -377,7 +425,7 @@ class _Generator:
             lower = "None"
         function = aggregate.function
         if function in ("count", "exists", "first", "last"):
-            return f"_runtime.aggregate_{function}({entries}, {lower}, at)"
+            return f"_runtime.aggregate_{function}({entries}, {lower}, at, ctx.prefiltered)"
         return f"_runtime.aggregate_numeric(ctx, {self.site(aggregate)}, {function!r}, {entries}, {lower}, at)"
 
     # ---------------------------------------------------------------- expressions
@@ -483,7 +531,7 @@ class _Generator:
         t = self.temp()
 
         # Fast paths: a literal on the right and data of the expected class on the left.
-        # They skip the helper only when the helper would return the same answer.
+        # They skip the helper only when the helper would return the same result.
         if isinstance(right_node, ast.Literal_) and right_node.kind == "text":
             k = self.const(right_node.value)
             fast = {
@@ -540,11 +588,11 @@ class _Generator:
         return f"_runtime.{helper}(ctx, {site}, {left}, {right})"
 
     def _matches(self, node: ast.Matches) -> str:
-        regex = self.const(compile_regex(node.pattern, node.flags))
+        search = self.const(searcher(compile_regex(node.pattern, node.flags)))
         t = self.temp()
         left = self.value(node.left)
-        slow = f"_runtime.matches(ctx, {self.site(node)}, {t}, {regex})"
-        return f"({regex}.search({t}) is not None if ({t} := {left}).__class__ is _str else {slow})"
+        slow = f"_runtime.matches(ctx, {self.site(node)}, {t}, {search})"
+        return f"({search}({t}) if ({t} := {left}).__class__ is _str else {slow})"
 
     def _glob(self, node: ast.Glob) -> str:
         plan = compile_glob(node.pattern)

@@ -243,8 +243,10 @@ class Engine:
 
     def _contexts(self, instant: dt.datetime) -> list[EvalContext]:
         """Return one context per compiled scoring, then one per compiled persona."""
+        # prepare_activities drops every activity after `instant`, so the contexts can
+        # tell the generated code that all awards and entries are at or before it.
         return [
-            EvalContext(instant, compiled.scoring.timezone, self.default_timezone)
+            EvalContext(instant, compiled.scoring.timezone, self.default_timezone, prefiltered=True)
             for compiled in self._all_compiled
         ]
 
@@ -326,17 +328,7 @@ def card_from_state(
             results.append(activity_rule_result(rule, valid, group))
         return tuple(results), diagnostics_for(scoring, raw_diagnostics)
 
-    return ScoreCard(
-        scoring.name,
-        contact.id,
-        at,
-        total,
-        level,
-        thresholds=scoring.thresholds,
-        details=details,
-        group_caps=compiled.group_caps,
-        kind=scoring.kind,
-    )
+    return ScoreCard.lazy(compiled.card_spec, scoring.name, contact.id, at, total, level, details)
 
 
 # ---------------------------------------------------------------- module-level entry points

@@ -79,10 +79,12 @@ def prepare_activities(
     ``occurred_at`` takes ``default_timezone`` or raises DataError.
     """
     kept: list[Activity] = []
+    keep = kept.append
     by_id: dict[str, int] = {}
     contact_id = contact.id
+    activity_class = Activity
     for activity in activities:
-        if activity.__class__ is not Activity and not isinstance(activity, Activity):
+        if activity.__class__ is not activity_class and not isinstance(activity, Activity):
             raise TypeError(f"expected leadscore.Activity, got {type(activity).__name__}")
         if activity.contact_id != contact_id:
             raise DataError(
@@ -106,13 +108,13 @@ def prepare_activities(
             continue
         activity_id = activity.id
         if activity_id is not None:
-            seen = by_id.get(activity_id)
-            if seen is not None:
+            if activity_id in by_id:
+                seen = by_id[activity_id]
                 if _full_key(activity) < _full_key(kept[seen]):
                     kept[seen] = activity
                 continue
             by_id[activity_id] = len(kept)
-        kept.append(activity)
+        keep(activity)
     return kept
 
 

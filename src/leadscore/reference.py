@@ -26,7 +26,7 @@ from leadscore.evaluation import (
     site_for,
 )
 from leadscore.language import syntax as ast
-from leadscore.language.patterns import compile_glob, compile_regex
+from leadscore.language.patterns import compile_glob, compile_regex, plain_search
 from leadscore.language.program import Program, ProgramRule, ProgramScoring
 from leadscore.model import Activity, Contact, Duration
 from leadscore.runtime import EvalContext
@@ -215,9 +215,10 @@ class _Walker:
             return self._compare(node, activity)
         if isinstance(node, ast.Matches):
             text = self.value(node.left, activity)
-            return runtime.matches(
-                ctx, self.site(node), text, compile_regex(node.pattern, node.flags)
-            )
+            # The plain re-like search, not the compiled engine's memoised fast path, so
+            # the property tests compare two independent ways of matching.
+            regex = compile_regex(node.pattern, node.flags)
+            return runtime.matches(ctx, self.site(node), text, lambda t: plain_search(regex, t))
         if isinstance(node, ast.Glob):
             text = self.value(node.left, activity)
             return runtime.glob(ctx, self.site(node), text, compile_glob(node.pattern).matcher())

@@ -51,7 +51,7 @@ class EvalContext:
     A plain slotted class, because one is made per scoring per contact scored.
     """
 
-    __slots__ = ("at", "default_timezone", "diagnostics", "timezone")
+    __slots__ = ("at", "default_timezone", "diagnostics", "prefiltered", "timezone")
 
     def __init__(
         self,
@@ -59,11 +59,15 @@ class EvalContext:
         timezone: ZoneInfo,
         default_timezone: ZoneInfo | None,
         diagnostics: list[tuple[int, str, Any, str]] | None = None,
+        *,
+        prefiltered: bool = False,
     ) -> None:
         self.at = at
         self.timezone = timezone
         self.default_timezone = default_timezone
         self.diagnostics = [] if diagnostics is None else diagnostics
+        # True when the caller has dropped every award and entry after `at`.
+        self.prefiltered = prefiltered
 
 
 @attrs.frozen
@@ -337,8 +341,8 @@ def ends_with(ctx: EvalContext, site: Site, text: Any, suffix: Any) -> bool:
     return bool(text.endswith(suffix))
 
 
-def matches(ctx: EvalContext, site: Site, text: Any, regex: Any) -> bool:
-    """``text matches /regex/``: RE2 search anywhere in the text."""
+def matches(ctx: EvalContext, site: Site, text: Any, search: Callable[[str], bool]) -> bool:
+    """``text matches /regex/``: RE2 search anywhere in the text; ``search`` is a `searcher`."""
     if is_missing(text):
         return False
     if value_class(text) != "text":
@@ -349,7 +353,7 @@ def matches(ctx: EvalContext, site: Site, text: Any, regex: Any) -> bool:
             f"'matches' needs text, but this is {describe_class(value_class(text))}",
         )
         return False
-    return regex.search(text) is not None
+    return search(text)
 
 
 def glob(ctx: EvalContext, site: Site, text: Any, matcher: Callable[[str], bool]) -> bool:
@@ -784,11 +788,23 @@ def _in_window(
 
 
 def aggregate_count(
-    entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime
+    entries: Sequence[tuple[dt.datetime, Any, Any]],
+    lower: dt.datetime | None,
+    at: dt.datetime,
+    prefiltered: bool = False,
 ) -> int:
-    """``count(TYPE …)`` over entries of ``(occurred_at, value, activity)`` in the window ``(lower, at]``."""
+    """``count(TYPE …)`` over entries of ``(occurred_at, value, activity)`` in the window ``(lower, at]``.
+
+    ``prefiltered`` promises that no entry is after ``at``, which saves a test per entry.
+    """
+    if prefiltered and lower is None:
+        return len(entries)
     count = 0
-    if lower is None:
+    if prefiltered:
+        for entry in entries:
+            if lower < entry[0]:  # type: ignore[operator]
+                count += 1
+    elif lower is None:
         for entry in entries:
             if entry[0] <= at:
                 count += 1
@@ -800,21 +816,27 @@ def aggregate_count(
 
 
 def aggregate_exists(
-    entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime
+    entries: Sequence[tuple[dt.datetime, Any, Any]],
+    lower: dt.datetime | None,
+    at: dt.datetime,
+    prefiltered: bool = False,
 ) -> bool:
     """``exists(TYPE …)``."""
-    return any(entry[0] <= at and (lower is None or lower < entry[0]) for entry in entries)
+    return aggregate_count(entries, lower, at, prefiltered) > 0
 
 
 def aggregate_first(
-    entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime
+    entries: Sequence[tuple[dt.datetime, Any, Any]],
+    lower: dt.datetime | None,
+    at: dt.datetime,
+    prefiltered: bool = False,
 ) -> dt.datetime | None:
     """``first(TYPE …)``: the earliest instant in the window, or None."""
     first = None
     for entry in entries:
         instant = entry[0]
         if (
-            instant <= at
+            (prefiltered or instant <= at)
             and (lower is None or lower < instant)
             and (first is None or instant < first)
         ):
@@ -823,14 +845,23 @@ def aggregate_first(
 
 
 def aggregate_last(
-    entries: Sequence[tuple[dt.datetime, Any, Any]], lower: dt.datetime | None, at: dt.datetime
+    entries: Sequence[tuple[dt.datetime, Any, Any]],
+    lower: dt.datetime | None,
+    at: dt.datetime,
+    prefiltered: bool = False,
 ) -> dt.datetime | None:
     """``last(TYPE …)``: the latest instant in the window, or None."""
     last = None
+    if prefiltered and lower is None:
+        for entry in entries:
+            instant = entry[0]
+            if last is None or instant > last:
+                last = instant
+        return last
     for entry in entries:
         instant = entry[0]
         if (
-            instant <= at
+            (prefiltered or instant <= at)
             and (lower is None or lower < instant)
             and (last is None or instant > last)
         ):

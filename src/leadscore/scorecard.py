@@ -1,6 +1,6 @@
 """Score cards: the result of scoring one contact, with the reasons behind every point.
 
-A `ScoreCard` answers "why is this lead hot?": the total, the level reached, each
+A `ScoreCard` explains why a lead is hot: the total, the level reached, each
 rule's contribution with the activities behind it and when each award expires, and
 diagnostics for data that could not be compared. `Scores` holds the cards of one
 contact, and its persona and grades.
@@ -46,7 +46,7 @@ class RuleResult:
     """One rule's contribution to a total.
 
     ``points`` is what the rule adds after its cap, before its group's cap. ``met`` is
-    true when the rule's condition holds (``when`` rules) or when at least one award is
+    true when the rule's condition is true (``when`` rules) or when at least one award is
     valid (``on`` rules), even one that has decayed to 0. ``awards`` lists the valid
     awards of an ``on`` rule, oldest first. ``group`` is the name of the rule's group,
     or None.
@@ -122,6 +122,39 @@ class Diagnostic:
         return f"scoring {self.scoring!r}, rule {self.rule!r}: {self.field} = {self.value}: {self.message}"
 
 
+class CardSpec:
+    """The thresholds, group caps and kind that every card of one scoring shares."""
+
+    __slots__ = ("group_caps", "kind", "thresholds")
+
+    def __init__(
+        self,
+        thresholds: tuple[Threshold, ...],
+        group_caps: tuple[tuple[str, int], ...] = (),
+        kind: Literal["scoring", "persona"] = "scoring",
+    ) -> None:
+        self.thresholds = thresholds
+        self.group_caps = group_caps
+        self.kind = kind
+
+
+class _CardCache:
+    """The parts of a card built on first access."""
+
+    __slots__ = ("breakdown", "diagnostics", "groups", "thresholds_reached")
+
+    def __init__(
+        self,
+        thresholds_reached: tuple[Threshold, ...] | None,
+        breakdown: tuple[RuleResult, ...] | None,
+        diagnostics: tuple[Diagnostic, ...] | None,
+    ) -> None:
+        self.thresholds_reached = thresholds_reached
+        self.breakdown = breakdown
+        self.diagnostics = diagnostics
+        self.groups: tuple[GroupResult, ...] | None = None
+
+
 class ScoreCard:
     """One contact's score in one scoring or persona as of an instant ``at``.
 
@@ -131,21 +164,9 @@ class ScoreCard:
     ``"persona"`` for a persona's card, whose one threshold is the persona's.
     """
 
-    __slots__ = (
-        "_breakdown",
-        "_details",
-        "_diagnostics",
-        "_groups",
-        "_thresholds",
-        "_thresholds_reached",
-        "at",
-        "contact_id",
-        "group_caps",
-        "kind",
-        "level",
-        "scoring",
-        "total",
-    )
+    __slots__ = ("_cache", "_details", "_spec", "at", "contact_id", "level", "scoring", "total")
+
+    _cache: _CardCache | None
 
     def __init__(
         self,
@@ -163,69 +184,111 @@ class ScoreCard:
         group_caps: tuple[tuple[str, int], ...] = (),
         kind: Literal["scoring", "persona"] = "scoring",
     ) -> None:
+        if details is None and (breakdown is None or diagnostics is None):
+            raise ValueError(
+                "a ScoreCard needs its breakdown and diagnostics, or a details function"
+            )
         self.scoring = scoring
         self.contact_id = contact_id
         self.at = at
         self.total = total
         self.level = level
-        self._thresholds_reached = thresholds_reached
-        self._thresholds = thresholds
-        self._breakdown = breakdown
-        self._diagnostics = diagnostics
-        if details is None and (breakdown is None or diagnostics is None):
-            raise ValueError(
-                "a ScoreCard needs its breakdown and diagnostics, or a details function"
-            )
+        self._spec = CardSpec(thresholds, group_caps, kind)
         self._details = details
-        self.group_caps = group_caps
-        self._groups: tuple[GroupResult, ...] | None = None
-        self.kind = kind
+        self._cache = _CardCache(thresholds_reached, breakdown, diagnostics)
 
-    def _materialize(self) -> None:
-        assert self._details is not None
-        breakdown, diagnostics = self._details()
-        if self._breakdown is None:
-            self._breakdown = breakdown
-        if self._diagnostics is None:
-            self._diagnostics = diagnostics
-        self._details = None
+    @classmethod
+    def lazy(
+        cls,
+        spec: CardSpec,
+        scoring: str,
+        contact_id: str,
+        at: dt.datetime,
+        total: int,
+        level: str | None,
+        details: Callable[[], tuple[tuple[RuleResult, ...], tuple[Diagnostic, ...]]],
+    ) -> ScoreCard:
+        """Make a card whose breakdown ``details()`` builds on first access.
+
+        The engine makes one of these per scoring per contact, so it skips the checks and
+        keyword handling of ``__init__``; ``spec`` is shared by every card of a scoring.
+        """
+        card = object.__new__(cls)
+        card.scoring = scoring
+        card.contact_id = contact_id
+        card.at = at
+        card.total = total
+        card.level = level
+        card._spec = spec
+        card._details = details
+        card._cache = None
+        return card
+
+    @property
+    def group_caps(self) -> tuple[tuple[str, int], ...]:
+        """The scoring's groups and their caps, in declaration order."""
+        return self._spec.group_caps
+
+    @property
+    def kind(self) -> Literal["scoring", "persona"]:
+        """``"persona"`` for a persona's card, whose one threshold is the persona's."""
+        return self._spec.kind
+
+    def _cached(self) -> _CardCache:
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = _CardCache(None, None, None)
+        if cache.breakdown is None or cache.diagnostics is None:
+            assert self._details is not None
+            breakdown, diagnostics = self._details()
+            if cache.breakdown is None:
+                cache.breakdown = breakdown
+            if cache.diagnostics is None:
+                cache.diagnostics = diagnostics
+            self._details = None
+        return cache
 
     @property
     def breakdown(self) -> tuple[RuleResult, ...]:
         """Each rule's contribution, in declaration order, met or not."""
-        if self._breakdown is None:
-            self._materialize()
-        assert self._breakdown is not None
-        return self._breakdown
+        breakdown = self._cached().breakdown
+        assert breakdown is not None
+        return breakdown
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
         """Values the rules could not use, sorted."""
-        if self._diagnostics is None:
-            self._materialize()
-        assert self._diagnostics is not None
-        return self._diagnostics
+        diagnostics = self._cached().diagnostics
+        assert diagnostics is not None
+        return diagnostics
 
     @property
     def groups(self) -> tuple[GroupResult, ...]:
         """Each group's contribution, in declaration order, from ``group_caps`` and the breakdown."""
-        if self._groups is None:
-            self._groups = group_results(self.group_caps, self.breakdown)
-        return self._groups
+        cache = self._cached()
+        if cache.groups is None:
+            cache.groups = group_results(self.group_caps, self.breakdown)
+        return cache.groups
 
     @property
     def ratio(self) -> Fraction | None:
         """A persona's total divided by its threshold, exactly; None for a scoring's card."""
-        if self.kind != "persona" or not self._thresholds:
+        thresholds = self._spec.thresholds
+        if self._spec.kind != "persona" or not thresholds:
             return None
-        return Fraction(self.total, self._thresholds[0].points)
+        return Fraction(self.total, thresholds[0].points)
 
     @property
     def thresholds_reached(self) -> tuple[Threshold, ...]:
         """The thresholds whose points the total reaches, lowest first."""
-        if self._thresholds_reached is None:
-            self._thresholds_reached = tuple(t for t in self._thresholds if self.total >= t.points)
-        return self._thresholds_reached
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = _CardCache(None, None, None)
+        if cache.thresholds_reached is None:
+            cache.thresholds_reached = tuple(
+                t for t in self._spec.thresholds if self.total >= t.points
+            )
+        return cache.thresholds_reached
 
     def _key(self) -> tuple[Any, ...]:
         return (
