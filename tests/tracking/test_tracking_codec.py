@@ -75,3 +75,34 @@ def test_codec_micros_round_trip() -> None:
     instant = dt.datetime(2019, 10, 1, 2, 50, 0, 123456, tzinfo=dt.UTC)
     assert codec.to_micros(instant) == 1_569_898_200_123_456
     assert codec.from_micros(codec.to_micros(instant)) == instant
+
+
+def test_codec_activity_text_as_dumps() -> None:
+    activity = Activity(
+        "c-1",
+        "view",
+        dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC),
+        {"price": 12.5, "tags": ("a", "b"), "$date": "x"},
+        id="v-1",
+    )
+    expected = codec.dumps(
+        {
+            "type": activity.type,
+            "occurred_at": activity.occurred_at,
+            "attributes": activity.attributes,
+            "id": activity.id,
+        }
+    )
+    assert codec.activity_to_json(activity) == expected
+
+
+def test_codec_history_round_trip() -> None:
+    at = dt.datetime(2026, 5, 1, 12, 0, 0, 5, tzinfo=dt.UTC)
+    rows = [
+        ("Sales", at, 0, 25, "activity", "d-1", "demo_request", None, (), None),
+        ("Sales", at, 25, 0, "expiry", "d-1", "demo_request", "Demo", (), None),
+        ("Sales", at, 0, 5, "profile", None, None, None, ("country", "size"), None),
+        ("Sales", at, 5, 15, "merge", None, None, None, (), "visitor-7"),
+    ]
+    for row in rows:
+        assert codec.history_from_json(codec.history_to_json(row)) == row

@@ -351,3 +351,183 @@ def test_scores_equal_engine_with_diagnostics(make_store: Any) -> None:
     expected = engine.score(leadscore.Contact("c1"), activities, T0 + 5 * DAY)
     assert tracker.scores("c1") == expected
     assert len(expected["S"].diagnostics) == 1
+
+
+def test_event_card_unchanged_by_later_activity(make_store: Any) -> None:
+    engine = leadscore.compile(THREE_THRESHOLDS)
+    tracker = Tracker(engine, make_store())
+    deal = Activity("c1", "deal", T0, {}, "d1")
+    events = tracker.record(deal)
+    tracker.record(visit("c1", T0 + HOUR, "v1"))
+    tracker.advance(T0 + 10 * DAY)
+    # The card of the first event is built only now, after the deal expired and was pruned.
+    card = events[0].card
+    assert card.at == T0
+    assert card.total == 35
+    assert card == engine.score(leadscore.Contact("c1"), [deal], T0)["S"]
+
+
+def test_event_card_after_profile_change(make_store: Any) -> None:
+    rules = (
+        'scoring "S" { threshold "Czech" at 10 '
+        'rule "Czech" { when contact.country == "CZ" award 10 } }'
+    )
+    tracker = Tracker(leadscore.compile(rules), make_store())
+    reached = tracker.update_profile("c1", {"country": "CZ"}, T0)
+    dropped = tracker.update_profile("c1", {"country": "DE"})
+    assert [type(event) for event in reached + dropped] == [ThresholdReached, ThresholdDropped]
+    # Both cards are built only now, each from the profile of its own event.
+    assert reached[0].card.total == 10
+    assert reached[0].card.breakdown[0].met
+    assert dropped[0].card.total == 0
+    assert not dropped[0].card.breakdown[0].met
+
+
+def test_event_card_before_profile_change(make_store: Any) -> None:
+    rules = (
+        'scoring "S" { threshold "Warm" at 6 '
+        'rule "Visit" { on visit where contact.country == "CZ" award 3 each } }'
+    )
+    tracker = Tracker(leadscore.compile(rules), make_store())
+    tracker.update_profile("c1", {"country": "CZ"}, T0)
+    tracker.record(visit("c1", T0, "v1"))
+    events = tracker.record(visit("c1", T0 + HOUR, "v2"))
+    assert [event.threshold.name for event in events] == ["Warm"]
+    tracker.update_profile("c1", {"country": "DE"})
+    # The card describes the contact when the threshold was reached, Czech and at 6 points.
+    assert events[0].card.total == 6
+    assert [rule.points for rule in events[0].card.breakdown] == [6]
+
+
+@pytest.mark.parametrize("limit", [0, 2, None])
+def test_history_limit_keeps_latest(make_store: Any, limit: int | None) -> None:
+    tracker = Tracker(leadscore.compile(THREE_THRESHOLDS), make_store(), history_limit=limit)
+    for number in range(5):
+        tracker.record(visit("c1", T0 + number * HOUR, f"v{number}"))
+    found = [entry.score_after for entry in tracker.history("c1")]
+    expected = [5, 10, 15, 20, 25]
+    assert found == (expected if limit is None else expected[len(expected) - limit :])
+
+
+def test_history_entries_of_each_cause(make_store: Any) -> None:
+    tracker = Tracker(leadscore.compile(THREE_THRESHOLDS), make_store())
+    tracker.update_profile("c1", {"country": "CZ"}, T0)
+    tracker.record(Activity("c1", "deal", T0, {}, "d1"))
+    tracker.advance(T0 + 3 * DAY)
+    tracker.update_profile("anon", {}, T0 + 3 * DAY)
+    tracker.record(visit("anon", T0 + 3 * DAY, "a1"))
+    tracker.merge("anon", "c1")
+    history = tracker.history("c1")
+    assert [entry.cause for entry in history] == ["activity", "expiry", "merge"]
+    assert (history[1].activity_id, history[1].activity_type, history[1].rule) == (
+        "d1",
+        "deal",
+        "Deal",
+    )
+    assert history[2].source_id == "anon"
+    assert history[2].fields == ()
+
+
+def test_record_many_counts_repeated_id_once(make_store: Any) -> None:
+    tracker = Tracker(leadscore.compile(THREE_THRESHOLDS), make_store())
+    tracker.record(visit("c1", T0, "v1"))
+    tracker.record_many(
+        [
+            visit("c1", T0 + HOUR, "v2"),
+            visit("c1", T0 + 2 * HOUR, "v2"),
+            visit("c1", T0 + 3 * HOUR, "v1"),
+            visit("c2", T0, "v1"),
+        ]
+    )
+    assert tracker.scores("c1")["S"].total == 10
+    assert tracker.scores("c2")["S"].total == 5
+
+
+def test_record_many_follows_merge(make_store: Any) -> None:
+    tracker = Tracker(leadscore.compile(THREE_THRESHOLDS), make_store())
+    tracker.record(visit("anon", T0, "a1"))
+    tracker.merge("anon", "known")
+    tracker.record_many([visit("anon", T0 + HOUR, "a2"), visit("anon", T0 + HOUR, "a1")])
+    assert tracker.scores("known")["S"].total == 10
+    assert tracker.contact_ids() == ["known"]
+
+
+def test_history_reads_rows_stored_as_mappings(tmp_path: Path) -> None:
+    engine = leadscore.compile(THREE_THRESHOLDS)
+    tracker = Tracker(engine, SQLiteStore(tmp_path / "t.db"))
+    tracker.record(visit("c1", T0, "v1"))
+    tracker.close()
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        connection.execute(
+            "INSERT INTO tracker_history (contact_id, seq, entry) VALUES (?, ?, ?)",
+            (
+                "c1",
+                0,
+                '{"contact_id":"c1","scoring":"S","at":{"$datetime":"2026-05-04T09:00:00+00:00"},'
+                '"score_before":0,"score_after":3,"cause":"profile","activity_id":null,'
+                '"activity_type":null,"rule":null,"fields":["country"],"source_id":null}',
+            ),
+        )
+    reopened = Tracker(engine, SQLiteStore(tmp_path / "t.db"))
+    history = reopened.history("c1")
+    assert [(entry.cause, entry.score_after) for entry in history] == [
+        ("profile", 3),
+        ("activity", 5),
+    ]
+    assert history[0].fields == ("country",)
+    assert history[0].at == T0 - HOUR
+    reopened.close()
+
+
+def test_memory_schedule_earlier_due_many_times() -> None:
+    rules = (
+        'scoring "S" { threshold "Two" at 2 '
+        'rule "Long" { on long award 1 expire after 10 days } '
+        'rule "Short" { on short award 1 each max 1 expire after 1 hours } }'
+    )
+    store = MemoryStore()
+    tracker = Tracker(leadscore.compile(rules), store)
+    for number in range(40):
+        contact_id = f"c{number}"
+        tracker.record(Activity(contact_id, "long", T0 + 10 * HOUR, {}, "l"))
+        # Each late activity expires earlier than the one before, so each moves the
+        # contact's next change earlier and adds an entry to the store's schedule.
+        for step in range(1, 6):
+            late = T0 + 10 * HOUR - step * 10 * dt.timedelta(minutes=1)
+            tracker.record(Activity(contact_id, "short", late, {}, f"s{step}"))
+    assert len(store.due) <= 2 * store.live + 64
+    events = tracker.advance(T0 + 12 * HOUR)
+    assert len(events) == 40
+    assert {(type(event), event.at) for event in events} == {
+        (ThresholdDropped, T0 + 10 * HOUR + 50 * dt.timedelta(minutes=1))
+    }
+    assert tracker.advance(T0 + 20 * DAY) == []
+    last = tracker.history("c39")[-1]
+    assert (last.cause, last.activity_id, last.at) == ("expiry", "l", T0 + 10 * HOUR + 10 * DAY)
+    assert tracker.scores("c39")["S"].total == 0
+
+
+def test_group_caps_events_and_cards(make_store: Any) -> None:
+    rules = (
+        'scoring "S" { threshold "T" at 31 '
+        'group "Web" max 30 { rule "A" { on x award 25 } rule "B" { on x award 5 each max 15 } } }'
+    )
+    engine = leadscore.compile(rules)
+    tracker = Tracker(engine, make_store())
+    activities = [Activity("c1", "x", T0, {}, f"x{number}") for number in range(3)]
+    events = [event for activity in activities for event in tracker.record(activity)]
+    # The group caps 25 + 25 + 25 + 5 + 5 + 5 at 30, so threshold T at 31 is never reached.
+    assert events == []
+    assert tracker.scores("c1") == engine.score(leadscore.Contact("c1"), activities, T0)
+    assert [entry.score_after for entry in tracker.history("c1")] == [30]
+
+
+def test_decay_rejected() -> None:
+    engine = leadscore.compile(
+        'scoring "S" { rule "V" { on visit award 10 decay 50% every 1 days } }'
+    )
+    with pytest.raises(ValueError, match="cannot score rules with decay, used in 'S'"):
+        Tracker(engine)
+    tracker = Tracker(leadscore.compile(THREE_THRESHOLDS))
+    with pytest.raises(ValueError, match="decay"):
+        tracker.replace_engine(engine)

@@ -70,7 +70,30 @@ scoring "Lead" {
 }
 """
 
-RULE_FILES = {"sales": RULES_SALES, "prague": RULES_PRAGUE}
+# A third file: groups that cap the sums of activity and profile rules, negative points
+# in a group, and a floor.
+RULES_GROUPS = """
+scoring "Engagement" {
+    threshold "Warm" at 6
+    threshold "Hot" at 14
+    floor -5
+    group "Web" max 10 {
+        rule "Visit" { on page_visit award 3 each max 9 expire after 1 days }
+        rule "Pricing" {
+            on page_visit where activity.url glob "*pricing*" award 4 expire after 2 days
+        }
+        rule "Czech" { when contact.country == "CZ" award 2 }
+    }
+    group "Risk" max 8 {
+        rule "Unsubscribe" { on unsubscribe award -6 expire after 3 days }
+        rule "Quiet" { when contact.last_call < now() - 1 days award -4 }
+    }
+    rule "Download" { on download award 5 expire after 1 days }
+    rule "Busy" { when count(page_visit within 1 days) >= 2 award 3 }
+}
+"""
+
+RULE_FILES = {"sales": RULES_SALES, "prague": RULES_PRAGUE, "groups": RULES_GROUPS}
 
 
 def hour(offset: int) -> dt.datetime:

@@ -29,14 +29,19 @@ __all__ = [
     "activity_to_json",
     "decode",
     "dumps",
+    "dumps_plain",
     "encode",
     "from_micros",
+    "history_from_json",
+    "history_to_json",
     "loads",
     "to_micros",
 ]
 
 _TAGS: Final = frozenset({"$datetime", "$date", "$decimal", "$tuple", "$map", "$float"})
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def encode(value: Any) -> Any:
@@ -100,7 +105,12 @@ def decode(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Encode ``value`` as compact JSON text."""
-    return json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(encode(value))
+
+
+def dumps_plain(value: Any) -> str:
+    """Encode plain JSON data, which `encode` would leave unchanged, as compact JSON text."""
+    return _ENCODER.encode(value)
 
 
 def loads(text: str) -> Any:
@@ -110,11 +120,12 @@ def loads(text: str) -> Any:
 
 def activity_to_json(activity: Activity) -> str:
     """Encode an activity without its contact id, which the store keeps in its own column."""
-    return dumps(
+    # The same text as dumps() of the four fields, with only the attributes walked by encode().
+    return _ENCODER.encode(
         {
             "type": activity.type,
-            "occurred_at": activity.occurred_at,
-            "attributes": activity.attributes,
+            "occurred_at": {"$datetime": activity.occurred_at.isoformat()},
+            "attributes": encode(activity.attributes),
             "id": activity.id,
         }
     )
@@ -124,6 +135,48 @@ def activity_from_json(contact_id: str, text: str) -> Activity:
     """Decode an activity written by `activity_to_json` for ``contact_id``."""
     data = loads(text)
     return Activity(contact_id, data["type"], data["occurred_at"], data["attributes"], data["id"])
+
+
+def history_to_json(row: tuple[Any, ...]) -> str:
+    """Encode a history row (the HistoryEntry fields after the contact id) as a JSON array.
+
+    The instant is written as microseconds since 1970-01-01 UTC and the profile fields
+    as a list. Every other field is text, a whole number or null.
+    """
+    scoring, at, before, after, cause, activity_id, activity_type, rule, fields, source_id = row
+    return _ENCODER.encode(
+        [
+            scoring,
+            to_micros(at),
+            before,
+            after,
+            cause,
+            activity_id,
+            activity_type,
+            rule,
+            list(fields),
+            source_id,
+        ]
+    )
+
+
+def history_from_json(text: str) -> tuple[Any, ...]:
+    """Decode a history row written by `history_to_json`."""
+    scoring, at, before, after, cause, activity_id, activity_type, rule, fields, source_id = (
+        json.loads(text)
+    )
+    return (
+        scoring,
+        from_micros(at),
+        before,
+        after,
+        cause,
+        activity_id,
+        activity_type,
+        rule,
+        tuple(fields),
+        source_id,
+    )
 
 
 def to_micros(instant: dt.datetime) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Literal, TypeAlias
 
 import attrs
@@ -32,21 +31,24 @@ reads ``now()`` or ``days_since`` changed. ``merge``: another contact was merged
 
 
 class LazyCard:
-    """A score card built on first use from a snapshot taken when the event happened."""
+    """A score card built on first use from a snapshot taken when the event happened.
 
-    __slots__ = ("_build", "_card")
+    A subclass keeps the snapshot and builds the card in `_build`.
+    """
 
-    def __init__(self, build: Callable[[], ScoreCard]) -> None:
-        self._build: Callable[[], ScoreCard] | None = build
+    __slots__ = ("_card",)
+
+    def __init__(self) -> None:
         self._card: ScoreCard | None = None
 
     def get(self) -> ScoreCard:
         """Return the card, building it the first time."""
         if self._card is None:
-            assert self._build is not None
             self._card = self._build()
-            self._build = None
         return self._card
+
+    def _build(self) -> ScoreCard:
+        raise NotImplementedError
 
 
 @attrs.frozen

@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +37,7 @@ from leadscore.language.program import ProgramScoring, Validity
 from leadscore.model import EXACT_UNITS, Activity, Duration, Threshold
 from leadscore.runtime import EvalContext
 
-__all__ = ["EnginePlan", "ScoringPlan", "window_exit"]
+__all__ = ["DispatchEntry", "EnginePlan", "ScoringPlan", "window_exit"]
 
 logger = logging.getLogger("leadscore.tracking")
 
@@ -62,6 +62,11 @@ class NowProbe:
 
 
 Probe = DaysSinceProbe | NowProbe
+# One scoring's handling of an activity type: (scoring, matcher, (rule index, points, cap)
+# per ``on`` rule of the type, indices of the aggregates of the type).
+DispatchEntry = tuple[
+    "ScoringPlan", Callable[..., None], tuple[tuple[int, int, int | None], ...], tuple[int, ...]
+]
 
 
 @attrs.define(eq=False)
@@ -71,22 +76,33 @@ class ScoringPlan:
     position: int
     compiled: CompiledScoring
     scoring: ProgramScoring
+    # The scoring's name, read on every changed total.
+    name: str
+    rule_names: tuple[str, ...]
     rule_points: tuple[int, ...]
     rule_caps: tuple[int | None, ...]
+    # Per rule, the index of its group or None; per group, the cap of its sum.
+    rule_groups: tuple[int | None, ...]
+    group_caps: tuple[int, ...]
     activity_rules: tuple[int, ...]
     profile_rules: tuple[int, ...]
     thresholds: tuple[Threshold, ...]
     threshold_points: tuple[int, ...]
+    # Each threshold with its (scoring, threshold) name pair, as ``reached`` contains them.
+    threshold_pairs: tuple[tuple[Threshold, tuple[str, str]], ...]
+    floor: int | None
+    ceiling: int | None
     type_rules: Mapping[str, tuple[int, ...]]
     type_aggregates: Mapping[str, tuple[int, ...]]
     aggregates: tuple[ast.Aggregate, ...]
     probes: tuple[Probe, ...]
     match_context: EvalContext
-
-    @property
-    def name(self) -> str:
-        """The scoring's name."""
-        return self.scoring.name
+    # One empty list per rule, which matchers append awards to while the tracker reads them.
+    scratch_awards: list[list[tuple[Activity, dt.datetime | None]]]
+    # The conditions of a contact before any ``when`` rule is evaluated: all false.
+    unmet: tuple[bool, ...]
+    # The sums of a contact without awards: 0 for every rule.
+    no_sums: tuple[int, ...]
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -98,6 +114,15 @@ class EnginePlan:
     """The per-engine tables of the tracker: dispatch, relevance and time-dependent conditions."""
 
     def __init__(self, engine: Engine) -> None:
+        decaying = [scoring.name for scoring in engine.program.scorings if scoring.has_decay]
+        if decaying:
+            names = ", ".join(map(repr, decaying))
+            raise ValueError(
+                f"the tracker cannot score rules with decay, used in {names}, because decayed "
+                "awards change value between activities and its incremental totals do not "
+                "follow that. Remove decay from those rules, or score the contacts with "
+                "Engine.score"
+            )
         self.engine = engine
         self.default_timezone = engine.default_timezone
         self.scorings = tuple(
@@ -109,19 +134,29 @@ class EnginePlan:
             for activity_type, matcher in plan.compiled.matchers.items():
                 dispatch.setdefault(activity_type, []).append((plan.position, matcher))
         self.dispatch = {name: tuple(entries) for name, entries in dispatch.items()}
-        # Activity type -> (scoring position, matcher, rule indices, aggregate indices).
-        self.type_dispatch = {
+        self.type_dispatch: dict[str, tuple[DispatchEntry, ...]] = {
             name: tuple(
                 (
-                    position,
+                    self.scorings[position],
                     matcher,
-                    self.scorings[position].type_rules.get(name, ()),
+                    tuple(
+                        (
+                            rule,
+                            self.scorings[position].rule_points[rule],
+                            self.scorings[position].rule_caps[rule],
+                        )
+                        for rule in self.scorings[position].type_rules.get(name, ())
+                    ),
                     self.scorings[position].type_aggregates.get(name, ()),
                 )
                 for position, matcher in entries
             )
             for name, entries in dispatch.items()
         }
+        # Positions of the scorings with ``when`` rules: only they have conditions to re-check.
+        self.conditional = tuple(plan.position for plan in self.scorings if plan.profile_rules)
+        # Whether any scoring has aggregates, whose entry lists need compacting after pruning.
+        self.aggregated = any(plan.aggregates for plan in self.scorings)
 
         # Activity type -> how long an activity of that type can matter to any rule.
         validities: dict[str, list[tuple[Validity, ZoneInfo]]] = {}
@@ -137,7 +172,7 @@ class EnginePlan:
         self._validities = validities
         self._windows = windows
         # Types whose rules and windows are all exact lengths: the longest one, for a fast path.
-        self._exact: dict[str, dt.timedelta] = {}
+        self.exact_relevance: dict[str, dt.timedelta] = {}
         for activity_type in set(validities) | set(windows):
             lengths = [
                 validity.duration.as_timedelta()
@@ -154,7 +189,12 @@ class EnginePlan:
             if len(lengths) == len(validities.get(activity_type, ())) + len(
                 windows.get(activity_type, ())
             ):
-                self._exact[activity_type] = max(lengths)
+                self.exact_relevance[activity_type] = max(lengths)
+        # Activity type -> (exact relevance or None, dispatch), read once per activity.
+        self.types: dict[str, tuple[dt.timedelta | None, tuple[DispatchEntry, ...]]] = {
+            activity_type: (self.exact_relevance.get(activity_type), dispatch_entries)
+            for activity_type, dispatch_entries in self.type_dispatch.items()
+        }
         self.fingerprint = _fingerprint(engine)
 
     def relevant_until(self, activity: Activity) -> dt.datetime | None:
@@ -164,7 +204,7 @@ class EnginePlan:
         the activity's type, and never before the activity itself.
         """
         occurred_at = activity.occurred_at
-        exact = self._exact.get(activity.type)
+        exact = self.exact_relevance.get(activity.type)
         if exact is not None:
             return occurred_at + exact
         latest = occurred_at
@@ -223,12 +263,21 @@ def _scoring_plan(
         position=position,
         compiled=compiled,
         scoring=scoring,
+        name=scoring.name,
+        rule_names=tuple(rule.name for rule in scoring.rules),
         rule_points=tuple(rule.points for rule in scoring.rules),
+        rule_groups=tuple(rule.group for rule in scoring.rules),
+        group_caps=tuple(group.cap for group in scoring.groups),
         rule_caps=tuple(rule.cap for rule in scoring.rules),
         activity_rules=tuple(rule.index for rule in scoring.rules if rule.kind == "activity"),
         profile_rules=tuple(rule.index for rule in scoring.rules if rule.kind == "profile"),
         thresholds=scoring.thresholds,
         threshold_points=tuple(threshold.points for threshold in scoring.thresholds),
+        threshold_pairs=tuple(
+            (threshold, (scoring.name, threshold.name)) for threshold in scoring.thresholds
+        ),
+        floor=scoring.floor,
+        ceiling=scoring.ceiling,
         type_rules={name: tuple(indices) for name, indices in type_rules.items()},
         type_aggregates={name: tuple(indices) for name, indices in type_aggregates.items()},
         aggregates=tuple(aggregates),
@@ -236,6 +285,9 @@ def _scoring_plan(
         match_context=EvalContext(
             dt.datetime(1970, 1, 1, tzinfo=dt.UTC), scoring.timezone, default_timezone
         ),
+        scratch_awards=[[] for _ in scoring.rules],
+        unmet=(False,) * len(scoring.rules),
+        no_sums=(0,) * len(scoring.rules),
     )
 
 
@@ -343,7 +395,7 @@ def next_condition_change(
     plan: ScoringPlan,
     profile: Mapping[str, Any],
     contact_id: str,
-    entries: list[list[tuple[dt.datetime, Any, Activity]]],
+    entries: Sequence[Sequence[tuple[dt.datetime, Any, Activity]]],
     at: dt.datetime,
     default_timezone: ZoneInfo | None,
 ) -> dt.datetime | None:
@@ -411,7 +463,7 @@ class _ValueEvaluator:
         plan: ScoringPlan,
         profile: Mapping[str, Any],
         contact_id: str,
-        entries: list[list[tuple[dt.datetime, Any, Activity]]],
+        entries: Sequence[Sequence[tuple[dt.datetime, Any, Activity]]],
         at: dt.datetime,
         default_timezone: ZoneInfo | None,
     ) -> None:

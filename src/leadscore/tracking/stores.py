@@ -15,14 +15,15 @@ import heapq
 import itertools
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, TypeVar
 
+from leadscore.model import Activity
 from leadscore.scorecard import Diagnostic
 from leadscore.tracking import codec
 from leadscore.tracking.events import HistoryEntry
-from leadscore.tracking.state import ContactState, HistoryRow, Scorer
+from leadscore.tracking.state import ActivityKey, ContactState, Persisted, Scorer, history_rows
 
 __all__ = [
     "MemoryStore",
@@ -35,6 +36,8 @@ __all__ = [
 
 _KEY_CLOCK: Final = "clock"
 _KEY_RULES: Final = "rules"
+
+_Item = TypeVar("_Item")
 
 
 class Transaction(Protocol):
@@ -122,34 +125,27 @@ class MemoryTransaction(_BaseTransaction):
     def load(self, contact_id: str, scorer: Scorer) -> ContactState | None:
         return self.store.states.get(contact_id)
 
-    def known(self, state: ContactState, key: str) -> bool:
-        return key in state.seen
+    def known(self, state: ContactState, activity_id: str) -> bool:
+        return activity_id in state.seen
 
     def save(self, state: ContactState) -> None:
+        # The state object is the stored one, and its history is the contact's history.
         store = self.store
-        contact_id = state.contact_id
-        store.states[contact_id] = state
-        history = state.new_history
-        if history:
-            log = store.history.get(contact_id)
-            if log is None:
-                log = store.history[contact_id] = collections.deque(maxlen=store.history_limit)
-            log.extend(history)
-            state.new_history = []
-        state.profile_changed = False
-        due = state.next_due()
-        if due is not None and store.scheduled.get(contact_id) != due:
-            store.scheduled[contact_id] = due
-            heapq.heappush(store.due, (due, next(store.serial), contact_id))
+        store.states[state.contact_id] = state
+        if state.due is not None:
+            store.schedule(state, state.due)
 
     def delete(self, contact_id: str, into_id: str) -> None:
         store = self.store
-        store.states.pop(contact_id, None)
-        store.history.pop(contact_id, None)
-        store.scheduled.pop(contact_id, None)
+        state = store.states.pop(contact_id, None)
+        if state is not None and state.scheduled is not None:
+            store.live -= 1
 
     def history_of(self, contact_id: str) -> list[HistoryEntry]:
-        return [HistoryEntry(*row) for row in self.store.history.get(contact_id, ())]
+        state = self.store.states.get(contact_id)
+        if state is None:
+            return []
+        return [HistoryEntry(contact_id, *row) for row in history_rows(state.history)]
 
     def due_contacts(self, to: dt.datetime) -> list[str]:
         store = self.store
@@ -157,8 +153,10 @@ class MemoryTransaction(_BaseTransaction):
         found: list[str] = []
         while heap and heap[0][0] <= to:
             due, _, contact_id = heapq.heappop(heap)
-            if store.scheduled.get(contact_id) == due:
-                del store.scheduled[contact_id]
+            state = store.states.get(contact_id)
+            if state is not None and state.scheduled == due:
+                state.scheduled = None
+                store.live -= 1
                 found.append(contact_id)
         return found
 
@@ -170,22 +168,47 @@ class MemoryStore:
     """Keep contact states in this process; the default store.
 
     Nothing survives the process. ``history_limit`` is how many history entries are
-    kept per contact (None: all).
+    kept per contact (None: all); the tracker sets it.
     """
 
     def __init__(self) -> None:
         self.states: dict[str, ContactState] = {}
         self.aliases: dict[str, str] = {}
-        self.history: dict[str, collections.deque[HistoryRow]] = {}
         self.history_limit: int | None = 20
         self.clock: dt.datetime | None = None
         self.fingerprint: str | None = None
-        # Contacts by the next instant their score may change with time alone. Entries
-        # whose instant no longer matches ``scheduled`` are stale and skipped.
+        # Contacts by an instant at or before the next one their score may change with
+        # time alone. An entry is live while it matches its state's ``scheduled``.
         self.due: list[tuple[dt.datetime, int, str]] = []
-        self.scheduled: dict[str, dt.datetime] = {}
+        self.live = 0
         self.serial = itertools.count()
         self._connection: sqlite3.Connection | None = None
+
+    def schedule(self, state: ContactState, due: dt.datetime) -> None:
+        """Make sure `due_contacts` returns the contact once the clock reaches ``due``.
+
+        A contact already scheduled earlier keeps that entry, so a due instant that
+        moves later costs nothing here, and `Tracker.advance` settles the contact once
+        early, which changes nothing and schedules it again. The heap is rebuilt
+        without stale entries when they outnumber the live ones, so it stays within
+        about twice the number of contacts and the cost per call stays constant on average.
+        """
+        scheduled = state.scheduled
+        if scheduled is not None and scheduled <= due:
+            return
+        if scheduled is None:
+            self.live += 1
+        state.scheduled = due
+        heap = self.due
+        heapq.heappush(heap, (due, next(self.serial), state.contact_id))
+        if len(heap) > 2 * self.live + 64:
+            states = self.states
+            self.due = [
+                entry
+                for entry in heap
+                if (owner := states.get(entry[2])) is not None and owner.scheduled == entry[0]
+            ]
+            heapq.heapify(self.due)
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -245,11 +268,23 @@ CREATE TABLE IF NOT EXISTS tracker_aliases (
 
 
 class SQLiteTransaction(_BaseTransaction):
-    """A ``BEGIN IMMEDIATE`` transaction of `SQLiteStore` on its connection."""
+    """A ``BEGIN IMMEDIATE`` transaction of `SQLiteStore` on its connection.
+
+    `prefetch` reads, in a few queries, the aliases, versions and recorded ids that a
+    batch of activities needs, so `resolve`, `load` and `known` need no query of their
+    own for that batch.
+    """
 
     def __init__(self, store: SQLiteStore) -> None:
         super().__init__()
         self.store = store
+        # Contact id -> the contact it resolves to, for the prefetched contacts.
+        self._resolved: dict[str, str] = {}
+        # Resolved contact id -> its stored version, or None when it is not stored.
+        self._versions: dict[str, int | None] = {}
+        # (contact id, activity key) pairs looked up in advance, and those found stored.
+        self._checked: set[tuple[str, str]] = set()
+        self._stored: set[tuple[str, str]] = set()
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -273,7 +308,62 @@ class SQLiteTransaction(_BaseTransaction):
     def set_fingerprint(self, fingerprint: str) -> None:
         self._set_meta(_KEY_RULES, fingerprint)
 
+    def prefetch(self, activities: Sequence[Activity]) -> None:
+        """Look up the aliases, versions and ids of a batch of activities in a few queries.
+
+        Only `Tracker.record_many` calls it, and nothing in the batch adds aliases, so
+        the results stay valid until the transaction ends.
+        """
+        connection = self.connection
+        contact_ids = list({activity.contact_id for activity in activities})
+        aliases: dict[str, str] = {}
+        for chunk in _chunks(contact_ids, _MAX_PARAMETERS):
+            aliases.update(
+                connection.execute(
+                    "SELECT source_id, into_id FROM tracker_aliases "
+                    f"WHERE source_id IN ({_placeholders(len(chunk))})",
+                    chunk,
+                ).fetchall()
+            )
+        resolved = {contact_id: aliases.get(contact_id, contact_id) for contact_id in contact_ids}
+        self._resolved.update(resolved)
+
+        targets = list(set(resolved.values()))
+        versions: dict[str, int | None] = dict.fromkeys(targets)
+        for chunk in _chunks(targets, _MAX_PARAMETERS):
+            versions.update(
+                connection.execute(
+                    "SELECT contact_id, version FROM tracker_contacts "
+                    f"WHERE contact_id IN ({_placeholders(len(chunk))})",
+                    chunk,
+                ).fetchall()
+            )
+        self._versions.update(versions)
+
+        pairs = list(
+            {
+                (resolved[activity.contact_id], _key_text(activity.id))
+                for activity in activities
+                if activity.id is not None
+            }
+        )
+        for pair_chunk in _chunks(pairs, _MAX_PARAMETERS // 2):
+            # A join with a VALUES list looks each pair up in the primary key, which an
+            # IN over row values does not (SQLite 3.40 scans the table for it).
+            rows = connection.execute(
+                "SELECT stored.contact_id, stored.key FROM (VALUES "
+                + ", ".join(["(?, ?)"] * len(pair_chunk))
+                + ") AS wanted CROSS JOIN tracker_activities AS stored "
+                "ON stored.contact_id = wanted.column1 AND stored.key = wanted.column2",
+                [value for pair in pair_chunk for value in pair],
+            ).fetchall()
+            self._stored.update((contact_id, key) for contact_id, key in rows)
+        self._checked.update(pairs)
+
     def resolve(self, contact_id: str) -> str:
+        resolved = self._resolved.get(contact_id)
+        if resolved is not None:
+            return resolved
         row = self.connection.execute(
             "SELECT into_id FROM tracker_aliases WHERE source_id = ?", (contact_id,)
         ).fetchone()
@@ -288,20 +378,31 @@ class SQLiteTransaction(_BaseTransaction):
             "INSERT OR REPLACE INTO tracker_aliases (source_id, into_id) VALUES (?, ?)",
             (source_id, into_id),
         )
+        self._resolved.clear()
 
     def load(self, contact_id: str, scorer: Scorer) -> ContactState | None:
         """Return the contact's state as committed, from the cache when no one changed it since."""
         store = self.store
         connection = self.connection
-        row = connection.execute(
-            "SELECT version FROM tracker_contacts WHERE contact_id = ?", (contact_id,)
-        ).fetchone()
         cache = store.cache
-        if row is None:
+
+        if contact_id in self._versions:
+            version = self._versions[contact_id]
+        else:
+            row = connection.execute(
+                "SELECT version FROM tracker_contacts WHERE contact_id = ?", (contact_id,)
+            ).fetchone()
+            version = None if row is None else row[0]
+        if version is None:
             cache.pop(contact_id, None)
             return None
+
         cached = cache.get(contact_id)
-        if cached is not None and cached.version == row[0]:
+        if (
+            cached is not None
+            and cached.persisted is not None
+            and cached.persisted.version == version
+        ):
             cache.move_to_end(contact_id)
             self.touched.add(contact_id)
             return cached
@@ -310,116 +411,157 @@ class SQLiteTransaction(_BaseTransaction):
             (contact_id,),
         ).fetchone()
         state = ContactState(contact_id, codec.loads(profile), codec.from_micros(clock))
-        state.version = version
+        assert state.persisted is not None
+        state.persisted.version = version
+        state.persisted.history_seq = None
         _restore(state, codec.loads(encoded))
         for key, text in connection.execute(
             "SELECT key, activity FROM tracker_activities "
             "WHERE contact_id = ? AND activity IS NOT NULL",
             (contact_id,),
         ):
-            state.activities[key] = codec.activity_from_json(contact_id, text)
+            state.activities[_key_of(key)] = codec.activity_from_json(contact_id, text)
         scorer.rebuild(state)
         store.remember(state)
         self.touched.add(contact_id)
         return state
 
-    def known(self, state: ContactState, key: str) -> bool:
-        if key in state.seen:
+    def known(self, state: ContactState, activity_id: str) -> bool:
+        if activity_id in state.seen:
             return True
+        pair = (state.contact_id, _key_text(activity_id))
+        if pair in self._checked:
+            return pair in self._stored
         row = self.connection.execute(
-            "SELECT 1 FROM tracker_activities WHERE contact_id = ? AND key = ?",
-            (state.contact_id, key),
+            "SELECT 1 FROM tracker_activities WHERE contact_id = ? AND key = ?", pair
         ).fetchone()
         return row is not None
 
     def save(self, state: ContactState) -> None:
-        connection = self.connection
-        contact_id = state.contact_id
-        new = state.version == 0
-        profile_changed = state.profile_changed
-        added, pruned, history = state.take_changes()
-        state.version += 1
-        # Ids are remembered by the database; the set only has to last one transaction.
-        state.seen.clear()
-        if added:
-            connection.executemany(
-                "INSERT OR REPLACE INTO tracker_activities "
-                "(contact_id, key, occurred_at, activity) "
-                "VALUES (?, ?, ?, ?)",
-                [
+        self.save_many((state,))
+
+    def save_many(self, states: Iterable[ContactState]) -> None:
+        """Write the changes of several states, with one statement per kind of change."""
+        activity_rows: list[tuple[str, str, int, str]] = []
+        forgotten_ids: list[tuple[str, str]] = []
+        forgotten_serials: list[tuple[str, str]] = []
+        inserts: list[tuple[str, int, int, int | None, str, str]] = []
+        updates: list[tuple[int, int, int | None, str, str]] = []
+        history_rows: list[tuple[str, int, str]] = []
+        trims: list[tuple[str, int]] = []
+        for state in states:
+            contact_id = state.contact_id
+            persisted = state.persisted
+            # The store saves only states made for it, which always carry this record.
+            assert persisted is not None
+            for key, activity in persisted.added:
+                activity_rows.append(
                     (
                         contact_id,
-                        key,
+                        _key_text(key),
                         codec.to_micros(activity.occurred_at),
                         codec.activity_to_json(activity),
                     )
-                    for key, activity in added
-                ],
-            )
-        for key in pruned:
-            if key.startswith("i:"):
-                # The id stays, so a repeat of the activity is still recognised.
-                connection.execute(
-                    "UPDATE tracker_activities SET activity = NULL "
-                    "WHERE contact_id = ? AND key = ?",
-                    (contact_id, key),
                 )
+            for key in persisted.pruned:
+                # An id stays, so a repeat of the activity is still recognised.
+                forgotten = forgotten_ids if isinstance(key, str) else forgotten_serials
+                forgotten.append((contact_id, _key_text(key)))
+            persisted.added = []
+            persisted.pruned = []
+            # Ids are remembered by the database; the set only has to last one transaction.
+            state.seen.clear()
+
+            new = persisted.version == 0
+            persisted.version += 1
+            due = state.due
+            due_micros = None if due is None else codec.to_micros(due)
+            clock = codec.to_micros(state.clock)
+            # The snapshot changes rarely; its parts are immutable and replaced on change.
+            snapshot_key = (state.reached, state.horizon, state.retained, state.next_serial)
+            if persisted.snapshot is None or persisted.snapshot[0] != snapshot_key:
+                persisted.snapshot = (snapshot_key, _snapshot_json(state))
+            encoded = persisted.snapshot[1]
+            version = persisted.version
+            if new or persisted.profile_changed:
+                profile = codec.dumps(state.profile)
+                inserts.append((contact_id, version, clock, due_micros, profile, encoded))
             else:
-                connection.execute(
-                    "DELETE FROM tracker_activities WHERE contact_id = ? AND key = ?",
-                    (contact_id, key),
-                )
-        due = state.next_due()
-        due_micros = None if due is None else codec.to_micros(due)
-        encoded = codec.dumps(_snapshot(state))
-        if new or profile_changed:
-            connection.execute(
+                updates.append((version, clock, due_micros, encoded, contact_id))
+            persisted.profile_changed = False
+            if state.history:
+                self._history_rows(state, persisted, history_rows, trims)
+            self.store.remember(state)
+            self.touched.add(contact_id)
+
+        connection = self.connection
+        if activity_rows:
+            connection.executemany(
+                "INSERT OR REPLACE INTO tracker_activities "
+                "(contact_id, key, occurred_at, activity) VALUES (?, ?, ?, ?)",
+                activity_rows,
+            )
+        if forgotten_ids:
+            connection.executemany(
+                "UPDATE tracker_activities SET activity = NULL WHERE contact_id = ? AND key = ?",
+                forgotten_ids,
+            )
+        if forgotten_serials:
+            connection.executemany(
+                "DELETE FROM tracker_activities WHERE contact_id = ? AND key = ?",
+                forgotten_serials,
+            )
+        if inserts:
+            connection.executemany(
                 "INSERT INTO tracker_contacts "
                 "(contact_id, version, clock, next_due, profile, state) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (contact_id) DO UPDATE SET "
                 "version = excluded.version, clock = excluded.clock, next_due = excluded.next_due, "
                 "profile = excluded.profile, state = excluded.state",
-                (
-                    contact_id,
-                    state.version,
-                    codec.to_micros(state.clock),
-                    due_micros,
-                    codec.dumps(state.profile),
-                    encoded,
-                ),
+                inserts,
             )
-        else:
-            connection.execute(
+        if updates:
+            connection.executemany(
                 "UPDATE tracker_contacts SET version = ?, clock = ?, next_due = ?, state = ? "
                 "WHERE contact_id = ?",
-                (state.version, codec.to_micros(state.clock), due_micros, encoded, contact_id),
+                updates,
             )
-        if history:
-            self._add_history(contact_id, history)
-        self.store.remember(state)
-        self.touched.add(contact_id)
+        if history_rows:
+            connection.executemany(
+                "INSERT INTO tracker_history (contact_id, seq, entry) VALUES (?, ?, ?)",
+                history_rows,
+            )
+        if trims:
+            connection.executemany(
+                "DELETE FROM tracker_history WHERE contact_id = ? AND seq <= ?", trims
+            )
 
-    def _add_history(self, contact_id: str, entries: list[HistoryRow]) -> None:
-        connection = self.connection
-        row = connection.execute(
-            "SELECT MAX(seq) FROM tracker_history WHERE contact_id = ?", (contact_id,)
-        ).fetchone()
-        start = (row[0] or 0) + 1
-        connection.executemany(
-            "INSERT INTO tracker_history (contact_id, seq, entry) VALUES (?, ?, ?)",
-            [
-                (contact_id, start + offset, codec.dumps(_history_data(HistoryEntry(*entry))))
-                for offset, entry in enumerate(entries)
-            ],
-        )
+    def _history_rows(
+        self,
+        state: ContactState,
+        persisted: Persisted,
+        rows: list[tuple[str, int, str]],
+        trims: list[tuple[str, int]],
+    ) -> None:
+        """Add the state's new history rows to ``rows``, and a trim to ``trims`` when due."""
+        contact_id = state.contact_id
+        last = persisted.history_seq
+        if last is None:
+            found = self.connection.execute(
+                "SELECT MAX(seq) FROM tracker_history WHERE contact_id = ?", (contact_id,)
+            ).fetchone()
+            last = found[0] or 0
+        start = last + 1
+        entries = history_rows(state.history)
+        for offset, row in enumerate(entries):
+            rows.append((contact_id, start + offset, codec.history_to_json(row)))
+        last += len(entries)
+        persisted.history_seq = last
+        state.history.clear()
         limit = self.store.history_limit
-        last = start + len(entries) - 1
         # Trimming once per 64 entries keeps the cost per entry constant.
         if limit is not None and last // 64 != (start - 1) // 64:
-            connection.execute(
-                "DELETE FROM tracker_history WHERE contact_id = ? AND seq <= ?",
-                (contact_id, last - limit),
-            )
+            trims.append((contact_id, last - limit))
 
     def delete(self, contact_id: str, into_id: str) -> None:
         """Delete a merged contact; its remembered activity ids move to ``into_id``."""
@@ -436,12 +578,18 @@ class SQLiteTransaction(_BaseTransaction):
         connection.execute("DELETE FROM tracker_history WHERE contact_id = ?", (contact_id,))
         connection.execute("DELETE FROM tracker_contacts WHERE contact_id = ?", (contact_id,))
         self.store.cache.pop(contact_id, None)
+        self._versions.pop(contact_id, None)
+        self._checked.clear()
 
     def history_of(self, contact_id: str) -> list[HistoryEntry]:
+        # The table is trimmed only now and then, so it can hold more than the limit.
+        limit = self.store.history_limit
         rows = self.connection.execute(
-            "SELECT entry FROM tracker_history WHERE contact_id = ? ORDER BY seq", (contact_id,)
+            "SELECT entry FROM (SELECT seq, entry FROM tracker_history WHERE contact_id = ? "
+            "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (contact_id, -1 if limit is None else limit),
         ).fetchall()
-        return [HistoryEntry(**_history_fields(codec.loads(text))) for (text,) in rows]
+        return [_history_entry(contact_id, text) for (text,) in rows]
 
     def due_contacts(self, to: dt.datetime) -> list[str]:
         rows = self.connection.execute(
@@ -455,6 +603,19 @@ class SQLiteTransaction(_BaseTransaction):
             "SELECT contact_id FROM tracker_contacts ORDER BY contact_id"
         ).fetchall()
         return [str(contact_id) for (contact_id,) in rows]
+
+
+# SQLite before 3.32 allows at most 999 parameters per statement.
+_MAX_PARAMETERS: Final = 900
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["?"] * count)
+
+
+def _chunks(items: list[_Item], size: int) -> Iterator[list[_Item]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 Synchronous = Literal["FULL", "NORMAL"]
@@ -536,46 +697,50 @@ class SQLiteStore:
 # ---------------------------------------------------------------- serialising states
 
 
-def _snapshot(state: ContactState) -> dict[str, Any]:
-    return {
-        "reached": sorted(list(pair) for pair in state.reached),
-        "horizon": state.horizon,
-        "retained": {
-            name: [[d.rule, d.field, d.value, d.message] for d in sorted(diagnostics)]
-            for name, diagnostics in state.retained.items()
-        },
-        "next_serial": state.next_serial,
+def _key_text(key: ActivityKey) -> str:
+    """Return the text an activity key is stored as: ``i:`` and the id, or ``n:`` and the serial."""
+    return "i:" + key if isinstance(key, str) else f"n:{key}"
+
+
+def _key_of(text: str) -> ActivityKey:
+    """Return the activity key that `_key_text` wrote as ``text``."""
+    return text[2:] if text.startswith("i:") else int(text[2:])
+
+
+def _snapshot_json(state: ContactState) -> str:
+    """Return the state column's JSON text, as codec.dumps would write these fields."""
+    horizon = state.horizon
+    retained = {
+        name: [[d.rule, d.field, d.value, d.message] for d in sorted(diagnostics)]
+        for name, diagnostics in state.retained.items()
     }
+    # Everything but the horizon and the retained mapping is plain JSON already.
+    return codec.dumps_plain(
+        {
+            "reached": sorted(list(pair) for pair in state.reached),
+            "horizon": None if horizon is None else {"$datetime": horizon.isoformat()},
+            "retained": codec.encode(retained) if retained else {},
+            "next_serial": state.next_serial,
+        }
+    )
 
 
 def _restore(state: ContactState, data: dict[str, Any]) -> None:
-    state.reached = {(scoring, threshold) for scoring, threshold in data["reached"]}
+    state.reached = tuple((scoring, threshold) for scoring, threshold in data["reached"])
     state.horizon = data["horizon"]
     state.retained = {
-        name: {
+        name: frozenset(
             Diagnostic(name, rule, field, value, message) for rule, field, value, message in items
-        }
+        )
         for name, items in data["retained"].items()
     }
     state.next_serial = data["next_serial"]
 
 
-def _history_data(entry: HistoryEntry) -> dict[str, Any]:
-    return {
-        "contact_id": entry.contact_id,
-        "scoring": entry.scoring,
-        "at": entry.at,
-        "score_before": entry.score_before,
-        "score_after": entry.score_after,
-        "cause": entry.cause,
-        "activity_id": entry.activity_id,
-        "activity_type": entry.activity_type,
-        "rule": entry.rule,
-        "fields": list(entry.fields),
-        "source_id": entry.source_id,
-    }
-
-
-def _history_fields(data: dict[str, Any]) -> dict[str, Any]:
+def _history_entry(contact_id: str, text: str) -> HistoryEntry:
+    if text.startswith("["):
+        return HistoryEntry(contact_id, *codec.history_from_json(text))
+    # An entry written before rows were stored as arrays: a mapping of the fields.
+    data = codec.loads(text)
     data["fields"] = tuple(data["fields"])
-    return data
+    return HistoryEntry(**data)

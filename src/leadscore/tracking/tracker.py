@@ -27,7 +27,7 @@ from leadscore.engine import Engine
 from leadscore.errors import DataError, LeadscoreError
 from leadscore.model import Activity
 from leadscore.scorecard import Scores
-from leadscore.tracking.events import HistoryEntry, ThresholdEvent
+from leadscore.tracking.events import Cause, HistoryEntry, ThresholdEvent
 from leadscore.tracking.plan import EnginePlan
 from leadscore.tracking.state import ContactState, Scorer
 from leadscore.tracking.stores import MemoryStore, SQLiteStore, Transaction
@@ -62,6 +62,8 @@ class Tracker:
     all). ``on_events`` is called with ``(transaction, events)`` inside the store's
     transaction, before it commits, whenever a call causes events.
 
+    Rules with ``decay`` raise ValueError, here and in `replace_engine`, because decayed
+    awards change value between activities and the tracker's totals do not follow that.
     Every method takes the tracker's lock, so one tracker can serve many threads.
     """
 
@@ -81,11 +83,14 @@ class Tracker:
         self._store: MemoryStore | SQLiteStore = MemoryStore() if store is None else store
         self._store.history_limit = history_limit
         self._keep_history = keep_history
+        self._history_limit = history_limit
         self._durable = isinstance(self._store, SQLiteStore)
+        # The memory store, for the fast path of `record` that skips the transaction object.
+        self._memory = self._store if isinstance(self._store, MemoryStore) else None
         self._on_events = on_events
         self._lock = threading.RLock()
         self._plan = EnginePlan(engine)
-        self._scorer = Scorer(self._plan, keep_history=keep_history, track_changes=self._durable)
+        self._scorer = self._new_scorer(self._plan)
         with self._store.transaction() as transaction:
             _, fingerprint = transaction.meta()
             if fingerprint is None:
@@ -129,31 +134,96 @@ class Tracker:
         instant. An activity id the contact already recorded is ignored, whatever its
         content, and returns no events.
         """
-        activity = self._prepare(activity)
-        with self._lock, self._store.transaction() as transaction:
-            clock = self._check_meta(transaction)
-            events: list[ThresholdEvent] = []
-            state = self._record_one(transaction, activity, clock, None, events)
-            self._scorer.prune(state)
-            transaction.save(state)
-            self._emit(transaction, events)
+        if activity.__class__ is not Activity or activity.occurred_at.tzinfo is None:
+            activity = self._prepare(activity)
+        events: list[ThresholdEvent] = []
+        with self._lock:
+            memory = self._memory
+            if memory is not None:
+                self._record_in_memory(memory, activity, events)
+                if events and self._on_events is not None:
+                    with memory.transaction() as transaction:
+                        self._on_events(transaction, events)
+                return events
+            with self._store.transaction() as transaction:
+                clock = self._check_meta(transaction)
+                state = self._record_one(transaction, activity, clock, None, events)
+                self._scorer.prune(state)
+                transaction.save(state)
+                self._emit(transaction, events)
         return events
 
     def record_many(self, activities: Iterable[Activity]) -> list[ThresholdEvent]:
         """Score activities in order, in one store transaction; returns their events in order."""
         prepared = [self._prepare(activity) for activity in activities]
-        with self._lock, self._store.transaction() as transaction:
-            clock = self._check_meta(transaction)
-            events: list[ThresholdEvent] = []
-            dirty: dict[str, ContactState] = {}
-            for activity in prepared:
-                state = self._record_one(transaction, activity, clock, dirty, events)
-                dirty[state.contact_id] = state
-            for state in dirty.values():
-                self._scorer.prune(state)
-                transaction.save(state)
-            self._emit(transaction, events)
+        events: list[ThresholdEvent] = []
+        with self._lock:
+            store = self._store
+            if isinstance(store, MemoryStore):
+                for activity in prepared:
+                    self._record_in_memory(store, activity, events)
+                if events and self._on_events is not None:
+                    with store.transaction() as transaction:
+                        self._on_events(transaction, events)
+                return events
+            with store.transaction() as transaction:
+                clock = self._check_meta(transaction)
+                transaction.prefetch(prepared)
+                dirty: dict[str, ContactState] = {}
+                for activity in prepared:
+                    state = self._record_one(transaction, activity, clock, dirty, events)
+                    dirty[state.contact_id] = state
+                for state in dirty.values():
+                    self._scorer.prune(state)
+                transaction.save_many(dirty.values())
+                self._emit(transaction, events)
         return events
+
+    def _record_in_memory(
+        self, store: MemoryStore, activity: Activity, events: list[ThresholdEvent]
+    ) -> None:
+        """Apply one activity to a `MemoryStore`, which needs no transaction or save.
+
+        It does what `_record_one`, `Scorer.prune` and `MemoryTransaction.save` do
+        together, with the store's tables read directly.
+        """
+        if store.fingerprint != self._plan.fingerprint:
+            self._check_meta(store.transaction())
+        scorer = self._scorer
+        contact_id = activity.contact_id
+        if store.aliases:
+            resolved = store.aliases.get(contact_id, contact_id)
+            if resolved != contact_id:
+                activity = attrs.evolve(activity, contact_id=resolved)
+                contact_id = resolved
+        state = store.states.get(contact_id)
+        clock = store.clock
+        occurred_at = activity.occurred_at
+        if state is None:
+            start = occurred_at if clock is None or occurred_at > clock else clock
+            state = self._create(contact_id, {}, start, "activity", events)
+            store.states[contact_id] = state
+            scorer.add_activity(state, activity, events)
+        else:
+            if clock is not None and clock > state.clock:
+                scorer.settle(state, clock, events)
+            if activity.id is None or activity.id not in state.seen:
+                if occurred_at > state.clock:
+                    # Settling is needed only when a change is due on the way.
+                    due = state.due
+                    if due is not None and due <= occurred_at:
+                        scorer.settle(state, occurred_at, events)
+                    else:
+                        state.clock = occurred_at
+                prune_at = state.prune_at
+                if prune_at is not None and prune_at <= state.clock:
+                    scorer.prune(state)
+                scorer.add_activity(state, activity, events)
+            else:
+                scorer.prune(state)
+        due = state.due
+        if due is not None and (state.scheduled is None or due < state.scheduled):
+            store.schedule(state, due)
 
     def _record_one(
         self,
@@ -173,15 +243,15 @@ class Tracker:
         if state is None:
             start = activity.occurred_at if clock is None else max(clock, activity.occurred_at)
             state = self._create(contact_id, {}, start, "activity", events)
-        elif activity.id is not None and transaction.known(state, "i:" + activity.id):
+        elif activity.id is not None and transaction.known(state, activity.id):
             return state
         elif activity.occurred_at > state.clock:
-            events += self._scorer.settle(state, activity.occurred_at)
-        events += self._scorer.add_activity(state, activity)
+            self._scorer.settle(state, activity.occurred_at, events)
+        self._scorer.add_activity(state, activity, events)
         return state
 
     def _prepare(self, activity: Activity) -> Activity:
-        if not isinstance(activity, Activity):
+        if activity.__class__ is not Activity and not isinstance(activity, Activity):
             raise TypeError(f"expected leadscore.Activity, got {type(activity).__name__}")
         if activity.occurred_at.tzinfo is not None:
             return activity
@@ -227,11 +297,12 @@ class Tracker:
                 start = _latest(instant, clock) or dt.datetime.now(UTC)
                 profile = {field: value for field, value in changes.items() if value is not None}
                 state = self._create(contact_id, profile, start, "profile", events)
-                state.profile_changed = True
+                if state.persisted is not None:
+                    state.persisted.profile_changed = True
             else:
                 if instant is not None:
-                    events += self._scorer.settle(state, instant)
-                events += self._scorer.update_profile(state, changes)
+                    self._scorer.settle(state, instant, events)
+                self._scorer.update_profile(state, changes, events)
             self._scorer.prune(state)
             transaction.save(state)
             self._emit(transaction, events)
@@ -270,10 +341,14 @@ class Tracker:
                 into = self._scorer.new_contact(target_id, {}, start)
                 before = [0] * len(into.scorings)
             else:
-                events += self._scorer.settle(into, start)
+                self._scorer.settle(into, start, events)
                 before = into.totals()
-            events += self._scorer.merge(
-                into, source, lambda key: transaction.known(into, key), before
+            self._scorer.merge(
+                into,
+                source,
+                lambda activity_id: transaction.known(into, activity_id),
+                before,
+                events,
             )
             self._scorer.prune(into)
             transaction.save(into)
@@ -305,7 +380,7 @@ class Tracker:
                     state = self._load(transaction, contact_id, clock, found)
                     if state is None:
                         continue
-                    found += self._scorer.settle(state, instant)
+                    self._scorer.settle(state, instant, found)
                     self._scorer.prune(state)
                     transaction.save(state)
                     self._emit(transaction, found)
@@ -365,7 +440,7 @@ class Tracker:
         if not isinstance(engine, Engine):
             raise TypeError(f"expected a leadscore.Engine, got {type(engine).__name__}")
         plan = EnginePlan(engine)
-        scorer = Scorer(plan, keep_history=self._keep_history, track_changes=self._durable)
+        scorer = self._new_scorer(plan)
         known_pairs = plan.threshold_names()
         events: list[ThresholdEvent] = []
         with self._lock, self._store.transaction() as transaction:
@@ -379,15 +454,15 @@ class Tracker:
                     scoring.name: total
                     for scoring, total in zip(self._plan.scorings, state.totals(), strict=True)
                 }
-                state.reached &= known_pairs
+                state.reached = tuple(pair for pair in state.reached if pair in known_pairs)
                 names = {scoring.name for scoring in plan.scorings}
                 state.retained = {
                     name: found for name, found in state.retained.items() if name in names
                 }
                 scorer.rebuild(state)
                 before = [old_totals.get(scoring.name, 0) for scoring in plan.scorings]
-                events += scorer.compare(
-                    state, before, state.clock, ("rules", None, None, None, (), None)
+                scorer.compare(
+                    state, before, state.clock, ("rules", None, None, None, (), None), events
                 )
                 scorer.prune(state)
                 rescored.append(state)
@@ -408,6 +483,14 @@ class Tracker:
 
     # ---------------------------------------------------------------- helpers
 
+    def _new_scorer(self, plan: EnginePlan) -> Scorer:
+        return Scorer(
+            plan,
+            keep_history=self._keep_history,
+            track_changes=self._durable,
+            history_limit=self._history_limit,
+        )
+
     def _check_meta(self, transaction: Any) -> dt.datetime | None:
         clock, fingerprint = transaction.meta()
         if fingerprint is not None and fingerprint != self._plan.fingerprint:
@@ -427,7 +510,7 @@ class Tracker:
         """Load a contact's state and bring its clock up to the tracker's clock."""
         state: ContactState | None = transaction.load(contact_id, self._scorer)
         if state is not None and clock is not None and clock > state.clock:
-            events += self._scorer.settle(state, clock)
+            self._scorer.settle(state, clock, events)
         return state
 
     def _create(
@@ -435,13 +518,12 @@ class Tracker:
         contact_id: str,
         profile: Mapping[str, Any],
         clock: dt.datetime,
-        cause: Any,
+        cause: Cause,
         events: list[ThresholdEvent],
     ) -> ContactState:
         """Create a contact whose totals start from 0; events for thresholds its profile meets."""
         state = self._scorer.new_contact(contact_id, profile, clock)
-        before = [0] * len(state.scorings)
-        events += self._scorer.compare(state, before, clock, (cause, None, None, None, (), None))
+        self._scorer.start(state, cause, events)
         return state
 
     def _read(self, transaction: Any, contact_id: str) -> tuple[ContactState, dt.datetime]:
