@@ -29,6 +29,7 @@ NESTING = f"the rule text nests more than {MAX_NESTING} levels deep"
 NESTING_HINT = "split it into several rules or name parts of it in separate conditions"
 LOWERCASE_AND = "keywords are lowercase: write 'and'"
 DECAY_HINT = "write: decay 50% every 30 days, or decay none"
+TEST_ITEMS = "'activity', 'at', 'contact', 'expect' or '}'"
 
 # (text, (line, column), message, hint); texts are whole rule files.
 FILE_CASES = [
@@ -584,6 +585,42 @@ FILE_CASES = [
         "unexpected number 60; expected 'at'",
         'a band of a grade reads: "A" at 60',
         id="band-without-at",
+    ),
+    # ---- stray numbers: the hint names the construct the number is in
+    pytest.param(
+        'test "T" {\n    at 2026-06-30\n    expect "A" total 35 12\n}',
+        (3, 25),
+        f"unexpected number 12; expected {TEST_ITEMS}",
+        'an expect line checks one value, such as: expect "Product A" total 35',
+        id="test-expect-with-two-values",
+    ),
+    pytest.param(
+        'test "T" { expect "A" rule "R" 5 6 }',
+        (1, 34),
+        f"unexpected number 6; expected {TEST_ITEMS}",
+        'an expect line checks one value, such as: expect "Product A" total 35',
+        id="test-expect-rule-with-two-values",
+    ),
+    pytest.param(
+        'test "T" {\n    42\n}',
+        (2, 5),
+        f"unexpected number 42; expected {TEST_ITEMS}",
+        "a test block holds only at, contact, activity and expect lines",
+        id="test-block-bare-number",
+    ),
+    pytest.param(
+        'test "T" { at 2026-06-30 }\nscoring "A" { threshold "MQL" 100 }',
+        (2, 31),
+        "unexpected number 100; expected 'at'",
+        'a threshold reads: threshold "MQL" at 100',
+        id="threshold-without-at-after-test-block",
+    ),
+    pytest.param(
+        'test "T" { at 2026-06-30 }\ngrade "G" { fit "S" { "A" 60 } }',
+        (2, 27),
+        "unexpected number 60; expected 'at'",
+        'a band of a grade reads: "A" at 60',
+        id="band-without-at-after-test-block",
     ),
     pytest.param(
         'grade "G" { fit "S" { A at 60 } }',

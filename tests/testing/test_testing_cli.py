@@ -6,7 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from testing_helpers import HEAD_OF_MARKETING_TEST, PRODUCT_A, write
+from testing_helpers import (
+    CFO_TEST,
+    HEAD_OF_MARKETING_TEST,
+    PERSONAS_AND_GRADE,
+    PRODUCT_A,
+    write,
+)
 
 # The console script that `pip install` puts next to the interpreter.
 SCRIPT = Path(sys.executable).with_name("leadscore")
@@ -124,3 +130,36 @@ def test_cli_missing_file_exit_two(tmp_path: Path) -> None:
     result = leadscore_test("missing.lead", cwd=tmp_path)
     assert result.returncode == 2
     assert "missing.lead" in result.stderr
+
+
+def test_cli_persona_and_grade_pass(tmp_path: Path) -> None:
+    write(tmp_path / "grades.lead", PERSONAS_AND_GRADE + CFO_TEST)
+    result = leadscore_test("grades.lead", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_cli_persona_and_grade_failure_diff(tmp_path: Path) -> None:
+    wrong = CFO_TEST.replace('"Economic buyer"', "none").replace('"A2"', '"B1"')
+    write(tmp_path / "grades.lead", PERSONAS_AND_GRADE + wrong)
+    result = leadscore_test("grades.lead", cwd=tmp_path)
+    assert result.returncode == 1
+    persona_line = PERSONAS_AND_GRADE.count("\n") + 5  # the block's fifth line
+    assert f'grades.lead:{persona_line}: expect persona none  (actual: "Economic buyer")' in (
+        result.stdout
+    )
+    assert 'persona: expected none, actual "Economic buyer"' in result.stdout
+    assert 'grade "Lead grade": expected "B1", actual "A2"' in result.stdout
+
+
+def test_cli_unknown_persona_exit_two(tmp_path: Path) -> None:
+    unknown = CFO_TEST.replace('"Economic buyer"', '"Economic buyr"')
+    write(tmp_path / "grades.lead", PERSONAS_AND_GRADE + unknown)
+    result = leadscore_test("grades.lead", cwd=tmp_path)
+    assert result.returncode == 2
+    persona_line = PERSONAS_AND_GRADE.count("\n") + 5
+    lines = result.stderr.splitlines()
+    assert lines[0] == f'grades.lead:{persona_line}:20: error: unknown persona "Economic buyr"'
+    assert lines[1] == '        expect persona "Economic buyr"'
+    assert lines[2] == "    " + " " * 19 + "^" * len('"Economic buyr"')
+    assert lines[3] == '    hint: did you mean "Economic buyer"?'

@@ -75,6 +75,40 @@ scoring "Product A" {
 # The fix: a penalty larger than all positive points together (20 + 10 + 15 + 80 = 125).
 UNSUBSCRIBE_FIXED = UNSUBSCRIBE_BUGGY.replace("award -50 once", "award -150 once")
 
+# A grade and two personas. A CFO of a company of 800 with one webinar gets Fit 40 + 30
+# = 70 (band "A") and Engagement 30 (band "2"): label "A2". "Finance title" gives the
+# Economic buyer 20, a ratio of 1, and the Technical evaluator stays at 0.
+PERSONAS_AND_GRADE = """\
+scoring "Fit" {
+    rule "Big company" { when contact.employees >= 500 award 40 }
+    rule "Decision maker" { when contact.job_title matches /\\b(ceo|cfo|cto|vp)\\b/i award 30 }
+}
+scoring "Engagement" {
+    rule "Webinar" { on webinar_attended award 30 }
+    rule "Pricing page" { on page_visit where activity.url glob "*/pricing*" award 5 max 10 }
+}
+grade "Lead grade" {
+    fit "Fit" { "A" at 60, "B" at 30 }
+    engagement "Engagement" { "1" at 50, "2" at 20 }
+}
+persona "Economic buyer" threshold 20 {
+    rule "Finance title" { when contact.job_title matches /\\b(cfo|finance)\\b/i award 20 }
+}
+persona "Technical evaluator" threshold 20 {
+    rule "Engineering title" { when contact.job_title matches /\\b(cto|engineer)\\b/i award 20 }
+}
+"""
+
+CFO_TEST = """\
+test "CFO after one webinar" {
+    at 2026-06-30T12:00Z
+    contact { employees: 800, job_title: "CFO" }
+    activity webinar_attended 2 days ago
+    expect persona "Economic buyer"
+    expect grade "Lead grade" "A2"
+}
+"""
+
 
 def write(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` with LF line endings and return the path."""

@@ -545,7 +545,10 @@ def _token_hint(
         return "there is one '}' too many"
     if token.type == "COMMA" and "')'" in expected:
         return 'lists are written in square brackets, such as ["CZ", "SK"]'
-    if token.type in ("INT", "DECIMAL") and "'at'" in expected:
+    if token.type in ("INT", "DECIMAL") and "'expect'" in expected:
+        # Inside a test block, where `at` starts a line: the number is not a missing `at`.
+        return _test_block_number_hint(values)
+    if token.type in ("INT", "DECIMAL") and expected == ["'at'"]:
         after_threshold = len(values) >= 2 and getattr(values[-2], "type", None) == "THRESHOLD"
         if after_threshold:
             return 'a threshold reads: threshold "MQL" at 100'
@@ -572,6 +575,14 @@ def _token_hint(
     if token.type == "NAME" and _unit(value) and isinstance(last, Token) and last.type == "DECIMAL":
         return "a duration is a whole number of units, such as 36 hours"
     return None
+
+
+def _test_block_number_hint(values: list[Any]) -> str:
+    # An expect line stays unreduced on the stack until the token after it fits, so an
+    # EXPECT token there means the number follows the value of an expect line.
+    if any(getattr(value, "type", None) == "EXPECT" for value in values):
+        return 'an expect line checks one value, such as: expect "Product A" total 35'
+    return "a test block holds only at, contact, activity and expect lines"
 
 
 def _after_comparison(values: list[Any]) -> bool:
@@ -832,6 +843,28 @@ class _Builder(lark.Transformer[Token, Any]):
             self._span(meta),
             self._token_span(rule_token),
             points_span,
+        )
+
+    def _name_or_word(self, token: Token) -> str | ast.Word:
+        """Return quoted text as text and a bare word, such as ``none``, as `ast.Word`."""
+        if token.type == "STRING":
+            return self._text(token)
+        return ast.Word(str(token))
+
+    def expect_persona(self, meta: Any, children: list[Token]) -> ast.TestExpectPersona:
+        (value_token,) = children
+        return ast.TestExpectPersona(
+            self._name_or_word(value_token), self._span(meta), self._token_span(value_token)
+        )
+
+    def expect_grade(self, meta: Any, children: list[Token]) -> ast.TestExpectGrade:
+        grade_token, value_token = children
+        return ast.TestExpectGrade(
+            self._text(grade_token),
+            self._name_or_word(value_token),
+            self._span(meta),
+            self._token_span(grade_token),
+            self._token_span(value_token),
         )
 
     def record(

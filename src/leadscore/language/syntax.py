@@ -505,7 +505,36 @@ class Word:
     text: str
 
 
-TestItem: TypeAlias = TestAt | TestContact | TestActivity | TestExpect
+@attrs.frozen
+class TestExpectPersona:
+    """``expect persona "NAME"`` or ``expect persona none``: the persona the contact belongs to.
+
+    ``persona`` is the name as text, or a bare word such as ``none``, kept as `Word`.
+    """
+
+    persona: str | Word
+    span: Span
+    value_span: Span
+
+
+@attrs.frozen
+class TestExpectGrade:
+    """``expect grade "GRADE" "LABEL"`` or ``expect grade "GRADE" none``: the label of a grade.
+
+    ``label`` is the label as text, such as ``"A1"``, or a bare word such as ``none``,
+    kept as `Word`.
+    """
+
+    grade: str
+    label: str | Word
+    span: Span
+    grade_span: Span
+    value_span: Span
+
+
+TestItem: TypeAlias = (
+    TestAt | TestContact | TestActivity | TestExpect | TestExpectPersona | TestExpectGrade
+)
 
 
 @attrs.frozen

@@ -18,6 +18,8 @@ from leadscore.scorecard import Scores
 from leadscore.testing.builders import DEFAULT_CONTACT_ID, RelativeActivity, resolve_activities
 from leadscore.testing.expectations import (
     Expectation,
+    GradeDifference,
+    PersonaDifference,
     ScoringDifference,
     compare_scores,
     expectations_from,
@@ -32,9 +34,11 @@ logger = logging.getLogger("leadscore.testing")
 class ScoreMismatch(AssertionError):
     """Scores that differ from the expected ones.
 
-    ``differences`` lists the scorings that differ, ``scores`` every score card, and
-    ``contact``, ``activities`` and ``at`` the scenario that was scored. The message
-    is the readable diff that `leadscore.testing.report.render_mismatch` writes.
+    ``differences`` lists the scorings that differ, ``persona`` the persona when it
+    differs (else None), ``grades`` the grades whose label differs, ``scores`` every
+    score card, and ``contact``, ``activities`` and ``at`` the scenario that was
+    scored. The message is the readable diff that
+    `leadscore.testing.report.render_mismatch` writes.
     """
 
     def __init__(
@@ -46,9 +50,13 @@ class ScoreMismatch(AssertionError):
         contact: Contact,
         activities: Sequence[Activity],
         at: dt.datetime,
+        persona: PersonaDifference | None = None,
+        grades: Sequence[GradeDifference] = (),
     ) -> None:
         super().__init__(message)
         self.differences: tuple[ScoringDifference, ...] = tuple(differences)
+        self.persona = persona
+        self.grades: tuple[GradeDifference, ...] = tuple(grades)
         self.scores = scores
         self.contact = contact
         self.activities: tuple[Activity, ...] = tuple(activities)

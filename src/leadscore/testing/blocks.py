@@ -12,6 +12,9 @@ A test block scores one contact as of one instant and compares the result with i
         expect "Product A" rule "Pricing page" 5
     }
 
+``expect persona "NAME"`` (or ``none``) checks the contact's persona, and
+``expect grade "GRADE" "A1"`` (or ``none``) the label of a grade.
+
 ``at`` is required, and a date means the start of that day in UTC. The block has at
 most one ``contact``, whose id defaults to `DEFAULT_CONTACT_ID`. An activity's time is
 ``N UNIT ago``, counted back from ``at`` with months and years stepping the calendar
@@ -25,7 +28,7 @@ import datetime as dt
 import difflib
 import logging
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeAlias
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -39,8 +42,13 @@ from leadscore.scorecard import Scores
 from leadscore.testing.assertions import ScoreMismatch
 from leadscore.testing.builders import DEFAULT_CONTACT_ID
 from leadscore.testing.expectations import (
+    NOT_CHECKED,
     Expectation,
+    GradeDifference,
+    PersonaDifference,
     ScoringDifference,
+    compare_grades,
+    compare_persona,
     compare_scores,
 )
 from leadscore.testing.report import quote, render_mismatch
@@ -50,7 +58,8 @@ __all__ = ["EXPECTATIONS", "TestOutcome", "check_test_blocks", "run_test_block",
 logger = logging.getLogger("leadscore.testing")
 
 UTC = dt.UTC
-# The words that may follow the scoring name in an expect line.
+# The words that may follow the scoring name in an expect line. `expect persona` and
+# `expect grade` name no scoring, so the grammar reads them apart.
 EXPECTATIONS = ("total", "level", "rule")
 _EXAMPLES = 'expect "Product A" total 35, expect "Product A" level "MQL" (or none), expect "Product A" rule "Pricing page" 5'
 
@@ -111,6 +120,18 @@ def _suggest(name: str, candidates: Sequence[str], kind: str) -> str:
     return f"the {kind} are {listed}" if candidates else f"there are no {kind}"
 
 
+_AnyExpect: TypeAlias = ast.TestExpect | ast.TestExpectPersona | ast.TestExpectGrade
+
+
+def _expect_key(expect: _AnyExpect) -> tuple[str | None, ...]:
+    """Return what an expect line checks, so that two lines with one key repeat an expectation."""
+    if isinstance(expect, ast.TestExpectPersona):
+        return ("persona",)
+    if isinstance(expect, ast.TestExpectGrade):
+        return ("grade", expect.grade)
+    return (expect.scoring, expect.what, expect.rule)
+
+
 def _scoring_span(expect: ast.TestExpect) -> ast.Span:
     """Return the span of the scoring name in an expect line, which the syntax tree does not keep."""
     text = expect.span.origin.text
@@ -142,10 +163,10 @@ def check_test_blocks(
     """Return the errors and warnings in test blocks (default: the engine's), in source order.
 
     Errors are a test name used twice in one file, a missing or repeated ``at``, more
-    than one contact, and no ``expect`` line. So are an unknown scoring, rule, threshold
-    or expectation word, a value of the wrong kind, a repeated expectation, and an empty
-    id or activity type. Warnings: an activity type
-    that no rule reads.
+    than one contact, and no ``expect`` line. So are an unknown scoring, rule,
+    threshold, persona, grade, grade label or expectation word, a value of the wrong
+    kind, a repeated expectation, and an empty id or activity type. Warnings: an
+    activity type that no rule reads.
     """
     problems: list[Problem] = []
     # Names identify tests in reports and in pytest, so one file uses each name once.
@@ -171,7 +192,11 @@ def _check_block(engine: Engine, block: ast.TestBlock) -> list[Problem]:
     name = quote(block.name)
     instants = [item for item in block.items if isinstance(item, ast.TestAt)]
     contacts = [item for item in block.items if isinstance(item, ast.TestContact)]
-    expects = [item for item in block.items if isinstance(item, ast.TestExpect)]
+    expects = [
+        item
+        for item in block.items
+        if isinstance(item, ast.TestExpect | ast.TestExpectPersona | ast.TestExpectGrade)
+    ]
 
     if not instants:
         problems.append(
@@ -214,10 +239,15 @@ def _check_block(engine: Engine, block: ast.TestBlock) -> list[Problem]:
         if isinstance(item, ast.TestActivity):
             problems.extend(_check_activity(item, read_types))
 
-    seen: dict[tuple[str, str, str | None], ast.TestExpect] = {}
+    seen: dict[tuple[str | None, ...], _AnyExpect] = {}
     for expect in expects:
-        problems.extend(_check_expect(engine, expect))
-        key = (expect.scoring, expect.what, expect.rule)
+        if isinstance(expect, ast.TestExpectPersona):
+            problems.extend(_check_expect_persona(engine, expect))
+        elif isinstance(expect, ast.TestExpectGrade):
+            problems.extend(_check_expect_grade(engine, expect))
+        else:
+            problems.extend(_check_expect(engine, expect))
+        key = _expect_key(expect)
         if key in seen:
             problems.append(
                 _error(
@@ -314,6 +344,71 @@ def _check_expect(engine: Engine, expect: ast.TestExpect) -> list[Problem]:
     return []
 
 
+def _check_expect_persona(engine: Engine, expect: ast.TestExpectPersona) -> list[Problem]:
+    value = expect.persona
+    if isinstance(value, ast.Word):
+        if value.text == "none":
+            return []
+        return [
+            _error(
+                "'persona' needs a persona name in quotes, or none for no persona",
+                expect.value_span,
+                hint='write: expect persona "NAME" or expect persona none',
+            )
+        ]
+    if value not in engine.personas:
+        return [
+            _error(
+                f"unknown persona {quote(value)}",
+                expect.value_span,
+                hint=_suggest(value, engine.personas, "personas"),
+            )
+        ]
+    return []
+
+
+def _grade_labels(engine: Engine, name: str) -> list[str]:
+    """Return every label a grade can give: a fit band's name, then an engagement band's."""
+    (grade,) = (grade for grade in engine.program.grades if grade.name == name)
+    return [
+        fit.name + engagement.name
+        for fit in grade.fit_bands
+        for engagement in grade.engagement_bands
+    ]
+
+
+def _check_expect_grade(engine: Engine, expect: ast.TestExpectGrade) -> list[Problem]:
+    if expect.grade not in engine.grades:
+        return [
+            _error(
+                f"unknown grade {quote(expect.grade)}",
+                expect.grade_span,
+                hint=_suggest(expect.grade, engine.grades, "grades"),
+            )
+        ]
+    value = expect.label
+    if isinstance(value, ast.Word):
+        if value.text == "none":
+            return []
+        return [
+            _error(
+                "'grade' needs a label in quotes, or none for no label",
+                expect.value_span,
+                hint=f'write: expect grade {quote(expect.grade)} "A1" or none',
+            )
+        ]
+    labels = _grade_labels(engine, expect.grade)
+    if value not in labels:
+        return [
+            _error(
+                f"grade {quote(expect.grade)} has no label {quote(value)}",
+                expect.value_span,
+                hint=_suggest(value, labels, "labels"),
+            )
+        ]
+    return []
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -324,6 +419,9 @@ class _Scenario:
     activities: tuple[Activity, ...]
     labels: dict[int, str]
     expectations: dict[str, Expectation]
+    # The expected persona, None for no persona, or NOT_CHECKED without an expect line.
+    persona: object
+    grades: dict[str, str | None]
 
 
 def _instant(value: dt.datetime | dt.date) -> dt.datetime:
@@ -362,6 +460,14 @@ def _scenario(block: ast.TestBlock) -> _Scenario:
         activities.append(activity)
         labels[id(activity)] = f"line {item.span.line}"
 
+    persona: object = NOT_CHECKED
+    grades: dict[str, str | None] = {}
+    for item in block.items:
+        if isinstance(item, ast.TestExpectPersona):
+            persona = item.persona if isinstance(item.persona, str) else None
+        elif isinstance(item, ast.TestExpectGrade):
+            grades[item.grade] = item.label if isinstance(item.label, str) else None
+
     expectations: dict[str, Expectation] = {}
     for item in block.items:
         if not isinstance(item, ast.TestExpect):
@@ -378,13 +484,25 @@ def _scenario(block: ast.TestBlock) -> _Scenario:
             assert isinstance(item.value, int)
             current = attrs.evolve(current, rules={**current.rules, item.rule: item.value})
         expectations[item.scoring] = current
-    return _Scenario(at, contact, tuple(activities), labels, expectations)
+    return _Scenario(at, contact, tuple(activities), labels, expectations, persona, grades)
 
 
-def _failed_expects(block: ast.TestBlock, differences: Sequence[ScoringDifference]) -> list[str]:
+def _failed_expects(
+    block: ast.TestBlock,
+    differences: Sequence[ScoringDifference],
+    persona: PersonaDifference | None,
+    grades: Sequence[GradeDifference],
+) -> list[str]:
     by_scoring = {difference.scoring: difference for difference in differences}
+    by_grade = {difference.grade: difference for difference in grades}
     lines = []
     for item in block.items:
+        if isinstance(item, ast.TestExpectPersona) and persona is not None:
+            lines.append(_expect_line(item, _shown(persona.actual)))
+            continue
+        if isinstance(item, ast.TestExpectGrade) and item.grade in by_grade:
+            lines.append(_expect_line(item, _shown(by_grade[item.grade].actual.label)))
+            continue
         if not isinstance(item, ast.TestExpect) or item.scoring not in by_scoring:
             continue
         difference = by_scoring[item.scoring]
@@ -397,12 +515,19 @@ def _failed_expects(block: ast.TestBlock, differences: Sequence[ScoringDifferenc
             actual = str(card.rule(item.rule or "").points)
         else:
             continue
-        source = item.span.origin
-        lines.append(
-            f"  {source.source}:{item.span.line}: {source.line(item.span.line).strip()}  "
-            f"(actual: {actual})"
-        )
+        lines.append(_expect_line(item, actual))
     return lines
+
+
+def _shown(name: str | None) -> str:
+    return "none" if name is None else quote(name)
+
+
+def _expect_line(item: _AnyExpect, actual: str) -> str:
+    """Write an expect line as its file shows it, with the actual value."""
+    source = item.span.origin
+    written = source.line(item.span.line).strip()
+    return f"  {source.source}:{item.span.line}: {written}  (actual: {actual})"
 
 
 def run_test_block(engine: Engine, block: ast.TestBlock) -> TestOutcome:
@@ -410,13 +535,22 @@ def run_test_block(engine: Engine, block: ast.TestBlock) -> TestOutcome:
     scenario = _scenario(block)
     scores = engine.score(scenario.contact, scenario.activities, at=scenario.at)
     differences = compare_scores(scores, scenario.expectations)
-    if not differences:
+    persona = None
+    if scenario.persona is not NOT_CHECKED:
+        assert scenario.persona is None or isinstance(scenario.persona, str)
+        persona = compare_persona(scores, scenario.persona)
+    grades = compare_grades(scores, scenario.grades)
+    if not differences and persona is None and not grades:
         logger.debug("test %r passed", block.name)
         return TestOutcome(block, scores)
 
-    logger.debug("test %r failed in %s", block.name, [d.scoring for d in differences])
+    failed = [d.scoring for d in differences]
+    if persona is not None:
+        failed.append("persona")
+    failed.extend(f"grade {d.grade}" for d in grades)
+    logger.debug("test %r failed in %s", block.name, failed)
     header = [f"test {quote(block.name)} failed; the expectations that do not hold:"]
-    header.extend(_failed_expects(block, differences))
+    header.extend(_failed_expects(block, differences, persona, grades))
     report = render_mismatch(
         engine,
         scenario.contact,
@@ -424,6 +558,8 @@ def run_test_block(engine: Engine, block: ast.TestBlock) -> TestOutcome:
         scenario.at,
         differences,
         labels=scenario.labels,
+        persona=persona,
+        grades=grades,
     )
     mismatch = ScoreMismatch(
         "\n".join(header) + "\n\n" + report,
@@ -432,6 +568,8 @@ def run_test_block(engine: Engine, block: ast.TestBlock) -> TestOutcome:
         contact=scenario.contact,
         activities=scenario.activities,
         at=scenario.at,
+        persona=persona,
+        grades=grades,
     )
     return TestOutcome(block, scores, mismatch)
 

@@ -2,7 +2,8 @@
 
 `expectations_from` turns the ``expected`` argument of `assert_scores` into one
 `Expectation` per scoring and rejects unknown names; `compare_scores` lists the
-scorings whose cards differ.
+scorings whose cards differ. `compare_persona` and `compare_grades` compare the
+persona and the grade labels, which belong to the contact rather than to one scoring.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from typing import Any, Final
 import attrs
 
 from leadscore.engine import Engine
-from leadscore.scorecard import RuleResult, ScoreCard, Scores
+from leadscore.scorecard import GradeResult, RuleResult, ScoreCard, Scores
 
 __all__ = [
     "NOT_CHECKED",
     "Expectation",
+    "GradeDifference",
+    "PersonaDifference",
     "RuleDifference",
     "ScoringDifference",
+    "compare_grades",
+    "compare_persona",
     "compare_scores",
     "expectations_from",
 ]
@@ -81,6 +86,23 @@ class ScoringDifference:
         """True when the level is checked and differs."""
         level = self.expectation.level
         return level is not NOT_CHECKED and level != self.card.level
+
+
+@attrs.frozen
+class PersonaDifference:
+    """The expected persona next to the actual one; None stands for no persona."""
+
+    expected: str | None
+    actual: str | None
+
+
+@attrs.frozen
+class GradeDifference:
+    """The expected label of a grade (None for no label) next to the actual grade."""
+
+    grade: str
+    expected: str | None
+    actual: GradeResult
 
 
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -191,4 +213,23 @@ def compare_scores(
         difference = ScoringDifference(scoring, expectation, card, tuple(rule_differences))
         if difference.total_differs or difference.level_differs or difference.rules:
             differences.append(difference)
+    return tuple(differences)
+
+
+def compare_persona(scores: Scores, expected: str | None) -> PersonaDifference | None:
+    """Return the difference when the contact's persona is not ``expected``, else None."""
+    if scores.persona == expected:
+        return None
+    return PersonaDifference(expected, scores.persona)
+
+
+def compare_grades(
+    scores: Scores, expected: Mapping[str, str | None]
+) -> tuple[GradeDifference, ...]:
+    """Return the grades whose label differs from the expected one, in the order given."""
+    differences = []
+    for grade, label in expected.items():
+        result = scores.grade(grade)
+        if result.label != label:
+            differences.append(GradeDifference(grade, label, result))
     return tuple(differences)

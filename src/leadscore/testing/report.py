@@ -5,7 +5,9 @@ level, then each rule whose points differ, with its breakdown line and the
 activities behind it. Those are the valid awards with their expiry, and the
 activities of the rule's types that earned nothing, with the reason: expired, or did
 not match the condition. The other rules follow with their breakdown lines, so the
-whole total can be added up from the report.
+whole total can be added up from the report. An expected persona or grade label that
+differs gets its own section: each persona's total, threshold and ratio, or the two
+totals and bands behind the grade, each with its rules' breakdown lines.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ import attrs
 from leadscore.engine import Engine
 from leadscore.evaluation import resolve_instant
 from leadscore.language import syntax as ast
-from leadscore.language.program import ProgramRule, ProgramScoring
+from leadscore.language.program import Band, ProgramGrade, ProgramRule, ProgramScoring
 from leadscore.model import Activity, Contact
 from leadscore.runtime import field as read_field
-from leadscore.scorecard import RuleResult, Scores
-from leadscore.testing.expectations import NOT_CHECKED, ScoringDifference
+from leadscore.scorecard import RuleResult, ScoreCard, Scores
+from leadscore.testing.expectations import (
+    NOT_CHECKED,
+    GradeDifference,
+    PersonaDifference,
+    ScoringDifference,
+)
 from leadscore.testing.hints import fields_read, iter_nodes
 
 __all__ = ["ActivityLabels", "render_mismatch"]
@@ -149,7 +156,7 @@ class _Report:
         """Say why an activity of the rule's types earned no valid award."""
         # Whether an activity matches does not depend on the scoring instant, so scoring
         # it alone at its own instant shows whether it matched and when its award expires.
-        alone = self._scored_alone(activity)[scoring].rule(rule.name).awards
+        alone = _card(self._scored_alone(activity), scoring).rule(rule.name).awards
         if not alone:
             return "did not match the condition" + self._attributes_read(rule, activity)
         expires_at = alone[0].expires_at
@@ -235,6 +242,52 @@ class _Report:
             )
         return lines
 
+    def _rules(self, name: str, card: ScoreCard, indent: str) -> list[str]:
+        """Write the breakdown line of each rule of a scoring or persona, with its activities."""
+        rules = {rule.name: rule for rule in _program_scoring(self.engine, name).rules}
+        lines = []
+        for result in card.breakdown:
+            rule = rules[result.rule]
+            lines.append(f"{indent}rule {quote(rule.name)}: {self.summary(result, rule)}")
+            details = self.details(name, result, rule, unawarded=True)
+            lines.extend(f"{indent}  {line}" for line in details)
+        return lines
+
+    # ---- the persona and grades
+
+    def persona(self, difference: PersonaDifference, scores: Scores) -> list[str]:
+        lines = [
+            f"persona: expected {_level(difference.expected)}, actual {_level(difference.actual)}"
+        ]
+        for name, card in scores.personas.items():
+            (threshold,) = self.engine.thresholds(name)
+            lines.append(
+                f"  persona {quote(name)}: total {card.total}, threshold {threshold.points}, "
+                f"ratio {card.ratio}"
+            )
+            lines.extend(self._rules(name, card, "    "))
+        return lines
+
+    def grade(self, difference: GradeDifference, scores: Scores) -> list[str]:
+        result = difference.actual
+        program = _program_grade(self.engine, difference.grade)
+        lines = [
+            f"grade {quote(difference.grade)}: expected {_level(difference.expected)}, "
+            f"actual {_level(result.label)}"
+        ]
+        axes = (
+            ("fit", program.fit, result.fit, program.fit_bands),
+            ("engagement", program.engagement, result.engagement, program.engagement_bands),
+        )
+        for role, scoring, band, bands in axes:
+            card = scores[scoring]
+            lines.append(
+                f"  {role} {quote(scoring)}: total {card.total}, band {_level(band)}; "
+                f"bands {_bands(bands)}"
+            )
+            lines.extend(self._rules(scoring, card, "    "))
+        return lines
+
     def unread(self) -> list[str]:
         read = set().union(*(scoring.activity_types for scoring in self.engine.program.scorings))
         unread = [a for a in self.counted if a.type not in read]
@@ -256,10 +309,28 @@ def _aware(activity: Activity, engine: Engine) -> Activity:
 
 
 def _program_scoring(engine: Engine, name: str) -> ProgramScoring:
-    for scoring in engine.program.scorings:
+    # Persona names differ from scoring names, so one lookup serves both.
+    for scoring in (*engine.program.scorings, *engine.program.personas):
         if scoring.name == name:
             return scoring
     raise KeyError(name)
+
+
+def _program_grade(engine: Engine, name: str) -> ProgramGrade:
+    for grade in engine.program.grades:
+        if grade.name == name:
+            return grade
+    raise KeyError(name)
+
+
+def _card(scores: Scores, name: str) -> ScoreCard:
+    """Return the card of a scoring or of a persona."""
+    personas = scores.personas
+    return personas[name] if name in personas else scores[name]
+
+
+def _bands(bands: Sequence[Band]) -> str:
+    return ", ".join(f"{quote(band.name)} at {band.points}" for band in bands)
 
 
 def render_mismatch(
@@ -270,8 +341,14 @@ def render_mismatch(
     differences: Sequence[ScoringDifference],
     *,
     labels: ActivityLabels | None = None,
+    persona: PersonaDifference | None = None,
+    grades: Sequence[GradeDifference] = (),
 ) -> str:
-    """Write the report of scores that differ from their expectations."""
+    """Write the report of scores that differ from their expectations.
+
+    A ``persona`` or ``grades`` difference needs the contact's scores, so the report
+    scores the contact again when it has either.
+    """
     report = _Report(engine, contact, activities, at, labels or {})
     lines = [
         f"scores of contact {quote(contact.id)} as of {report.instant.isoformat()} "
@@ -286,6 +363,14 @@ def render_mismatch(
     for difference in differences:
         lines.append("")
         lines.extend(report.scoring(difference))
+    if persona is not None or grades:
+        scores = engine.score(contact, report.counted, at=report.instant)
+        if persona is not None:
+            lines.append("")
+            lines.extend(report.persona(persona, scores))
+        for grade in grades:
+            lines.append("")
+            lines.extend(report.grade(grade, scores))
     unread = report.unread()
     if unread:
         lines.append("")
