@@ -328,7 +328,7 @@ def next_decay_change(
             periods = runtime.decay_periods(occurred_at, decay.period, scoring.timezone, at)
             if periods >= zero_after:
                 continue
-            changes = _next_change(rule.points, decay.rate, periods, zero_after)
+            changes = next_decay_periods(rule.points, decay.rate, periods, zero_after)
             instant = runtime.period_step(occurred_at, decay.period, changes, scoring.timezone)
             if instant is None or (expires_at is not None and instant >= expires_at):
                 continue
@@ -337,7 +337,7 @@ def next_decay_change(
     return earliest
 
 
-def _next_change(points: int, rate: int, periods: int, zero_after: int) -> int:
+def next_decay_periods(points: int, rate: int, periods: int, zero_after: int) -> int:
     """Return the fewest periods, more than ``periods``, at which the decayed value differs.
 
     The value only moves towards 0 as periods pass, so a binary search finds the first

@@ -9,7 +9,7 @@ contact, and its persona and grades.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -447,15 +447,11 @@ class Scores(Mapping[str, ScoreCard]):
         It is the persona with the highest ratio of total to threshold among those with
         a ratio of at least 1. Of equal ratios, the persona declared first wins.
         """
-        best: str | None = None
-        best_ratio = Fraction(0)
-        for name, card in self._personas.items():
-            ratio = card.ratio
-            if ratio is None or ratio < 1:
-                continue
-            if best is None or ratio > best_ratio:
-                best, best_ratio = name, ratio
-        return best
+        return best_persona(
+            (name, card.total, card._spec.thresholds[0].points)
+            for name, card in self._personas.items()
+            if card._spec.thresholds
+        )
 
     @property
     def grades(self) -> dict[str, str | None]:
@@ -469,3 +465,20 @@ class Scores(Mapping[str, ScoreCard]):
         except KeyError:
             known = ", ".join(repr(grade) for grade in self._grades) or "none"
             raise KeyError(f"no grade named {name!r}; the grades are {known}") from None
+
+
+def best_persona(personas: Iterable[tuple[str, int, int]]) -> str | None:
+    """Return the persona with the highest ratio of total to threshold, at least 1, or None.
+
+    ``personas`` are (name, total, threshold points) in declaration order, and of equal
+    ratios the first wins.
+    """
+    best: str | None = None
+    best_ratio = Fraction(0)
+    for name, total, points in personas:
+        ratio = Fraction(total, points)
+        if ratio < 1:
+            continue
+        if best is None or ratio > best_ratio:
+            best, best_ratio = name, ratio
+    return best

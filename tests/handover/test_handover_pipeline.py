@@ -575,15 +575,62 @@ def test_unencodable_profile_stores_nothing(received: Received, tmp_path: Path) 
     pipeline.close()
 
 
-def test_profile_cache_miss_raises(received: Received, tmp_path: Path) -> None:
-    # The tracker's events carry no profile, so the pipeline reads it from the store's
-    # cache. When the tracker gives events their profile, this test should change to
-    # expect two hand-overs.
+def test_profiles_come_from_the_events_with_a_small_cache(
+    received: Received, tmp_path: Path
+) -> None:
+    # Each event carries the contact's profile, so a store cache smaller than the batch
+    # does not stop hand-overs from being built.
     pipeline = make_pipeline(received, SQLiteStore(tmp_path / "scores.db", cache_size=1))
+    for contact_id, name in (("c-1", "Ann"), ("c-2", "Bob")):
+        pipeline.tracker.update_profile(contact_id, {"name": name}, at=START)
     both = [Activity(c, "demo_request", START, id=f"d-{c}") for c in ("c-1", "c-2")]
 
-    with pytest.raises(RuntimeError, match="cache_size"):
-        pipeline.tracker.record_many(both)
+    pipeline.tracker.record_many(both)
 
-    assert pipeline.deliveries() == []
+    handovers = [delivery.load_handover() for delivery in pipeline.deliveries()]
+    profiles = {handover.contact_id: handover.profile["name"] for handover in handovers}
+    assert profiles == {"c-1": "Ann", "c-2": "Bob"}
+    pipeline.close()
+
+
+GRADE_RULES = """
+scoring "Fit" { rule "Big" { when contact.employees >= 500 award 60 } }
+scoring "Engagement" { rule "Visit" { on page_visit award 10 each expire after 2 days } }
+grade "Lead grade" {
+    fit "Fit" { "A" at 60, "B" at 30, "C" at 0 }
+    engagement "Engagement" { "1" at 30, "2" at 10, "3" at 0 }
+}
+"""
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
+def test_grade_route_hands_over_each_change_to_the_label(
+    received: Received, tmp_path: Path, store_kind: str
+) -> None:
+    store = SQLiteStore(tmp_path / "scores.db") if store_kind == "sqlite" else MemoryStore()
+    pipeline = make_pipeline(
+        received,
+        store,
+        engine=leadscore.compile(GRADE_RULES),
+        routes={"Lead grade": {"A1": ["crm"]}},
+    )
+    pipeline.tracker.update_profile("c-1", {"employees": 800, "name": "Ann"}, START)
+    pipeline.tracker.record_many(visits("c-1", START, 3, "first"))
+    # The visits expire two days later, and three new ones bring A1 back.
+    later = START + dt.timedelta(days=3)
+    pipeline.tracker.advance(later)
+    pipeline.tracker.record_many(visits("c-1", later, 3, "second"))
+    pipeline.run_pending()
+
+    handovers = received.by("crm")
+    assert [(h.scoring, h.level, h.threshold.name) for h in handovers] == [
+        ("Lead grade", "A1", "A1"),
+        ("Lead grade", "A1", "A1"),
+    ]
+    first, second = handovers
+    assert first.key != second.key
+    assert first.profile["name"] == "Ann"
+    assert first.score == 30
+    assert first.details["grade"]["fit"] == {"scoring": "Fit", "total": 60}
+    assert {result.rule for result in first.breakdown} == {"Big", "Visit"}
     pipeline.close()

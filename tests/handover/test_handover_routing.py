@@ -185,3 +185,38 @@ def test_check_unknown_sink() -> None:
     assert str(raised.value) == (
         "routes.Product A.MQL: no sink named 'emial' is configured; did you mean 'email'?"
     )
+
+
+GRADED = leadscore.compile(
+    """
+    scoring "Fit" { rule "Big" { when contact.employees >= 500 award 60 } }
+    scoring "Engagement" { rule "Visit" { on visit award 10 each } }
+    grade "Lead grade" {
+        fit "Fit" { "A" at 60, "B" at 30 }
+        engagement "Engagement" { "1" at 50, "2" at 20 }
+    }
+    """
+)
+
+
+def test_grade_routes_by_label() -> None:
+    routes = HandOverRoutes({"Lead grade": {"A1": ["crm"], "*": ["email"]}})
+    routes.check(GRADED, SINKS)
+
+    assert routes.grade_sinks_for("Lead grade", "A1") == ("crm",)
+    assert routes.grade_sinks_for("Lead grade", "B2") == ("email",)
+    assert routes.grade_sinks_for("Other grade", "A1") == ()
+
+
+def test_grade_route_with_a_label_the_grade_never_gives() -> None:
+    routes = HandOverRoutes({"Lead grade": {"A3": ["crm"]}})
+
+    with pytest.raises(ConfigError, match="the grade 'Lead grade' never gives the label 'A3'"):
+        routes.check(GRADED, SINKS)
+
+
+def test_unknown_name_with_grades_in_the_rules() -> None:
+    routes = HandOverRoutes({"Lead grad": {"A1": ["crm"]}})
+
+    with pytest.raises(ConfigError, match="no scoring or grade named 'Lead grad'; did you mean 'Lead grade'"):
+        routes.check(GRADED, SINKS)

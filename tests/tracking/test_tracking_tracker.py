@@ -520,14 +520,3 @@ def test_group_caps_events_and_cards(make_store: Any) -> None:
     assert events == []
     assert tracker.scores("c1") == engine.score(leadscore.Contact("c1"), activities, T0)
     assert [entry.score_after for entry in tracker.history("c1")] == [30]
-
-
-def test_decay_rejected() -> None:
-    engine = leadscore.compile(
-        'scoring "S" { rule "V" { on visit award 10 decay 50% every 1 days } }'
-    )
-    with pytest.raises(ValueError, match="cannot score rules with decay, used in 'S'"):
-        Tracker(engine)
-    tracker = Tracker(leadscore.compile(THREE_THRESHOLDS))
-    with pytest.raises(ValueError, match="decay"):
-        tracker.replace_engine(engine)

@@ -14,7 +14,13 @@ from typing import Any
 
 import leadscore
 from leadscore import Activity, Contact, Engine
-from leadscore.tracking import ThresholdDropped, ThresholdEvent, ThresholdReached
+from leadscore.tracking import (
+    GradeChanged,
+    PersonaChanged,
+    ThresholdDropped,
+    ThresholdReached,
+    TrackerEvent,
+)
 
 UTC = dt.UTC
 BASE = dt.datetime(2026, 3, 1, tzinfo=UTC)
@@ -93,7 +99,48 @@ scoring "Engagement" {
 }
 """
 
-RULE_FILES = {"sales": RULES_SALES, "prague": RULES_PRAGUE, "groups": RULES_GROUPS}
+# A fourth file: decay on a scoring and on rules, decay with expiry and caps, a group
+# of decaying rules, personas (one with decay) and a grade over two scorings. Decay
+# periods are whole hours, so every value change falls on the hour grid.
+RULES_DECAY = """
+scoring "Fit" {
+    threshold "Good" at 10
+    rule "Czech" { when contact.country == "CZ" award 12 }
+    rule "New signup" { when days_since(contact.signed_up) < 3 award 6 }
+}
+scoring "Engagement" {
+    threshold "Warm" at 8
+    threshold "Hot" at 20
+    decay 50% every 6 hours
+    rule "Visit" { on page_visit award 5 each max 15 }
+    rule "Pricing" {
+        on page_visit where activity.url glob "*pricing*" award 9 expire after 20 hours
+    }
+    group "Content" max 12 {
+        rule "Download" { on download award 8 each decay 25% every 5 hours }
+        rule "Webinar" { on webinar award 7 expire after 2 days }
+    }
+    rule "Unsubscribe" { on unsubscribe award -10 decay 20% every 1 days expire after 3 days }
+}
+persona "Researcher" threshold 10 {
+    rule "Downloads" { on download award 4 each decay 50% every 12 hours }
+}
+persona "Buyer" threshold 20 {
+    rule "Pricing" { on page_visit where activity.url glob "*pricing*" award 8 each expire after 1 days }
+    rule "Purchase" { on purchase award 10 }
+}
+grade "Lead grade" {
+    fit "Fit" { "A" at 12, "B" at 6, "C" at 0 }
+    engagement "Engagement" { "1" at 20, "2" at 8, "3" at 0 }
+}
+"""
+
+RULE_FILES = {
+    "sales": RULES_SALES,
+    "prague": RULES_PRAGUE,
+    "groups": RULES_GROUPS,
+    "decay": RULES_DECAY,
+}
 
 
 def hour(offset: int) -> dt.datetime:
@@ -101,8 +148,12 @@ def hour(offset: int) -> dt.datetime:
     return BASE + offset * HOUR
 
 
-def event_key(event: ThresholdEvent) -> tuple[Any, ...]:
+def event_key(event: TrackerEvent) -> tuple[Any, ...]:
     """Return what identifies an event, without its score card."""
+    if isinstance(event, PersonaChanged):
+        return ("persona", event.contact_id, "", "", event.before, event.after, event.at)
+    if isinstance(event, GradeChanged):
+        return ("grade", event.contact_id, event.grade, "", event.before, event.after, event.at)
     kind = "reached" if isinstance(event, ThresholdReached) else "dropped"
     return (
         kind,
@@ -124,6 +175,8 @@ class _OracleContact:
         self.ids: set[str] = set()
         self.reached: set[tuple[str, str]] = set()
         self.totals: dict[str, int] = {}
+        self.persona: str | None = None
+        self.grades: dict[str, str | None] = {}
 
 
 class Oracle:
@@ -180,6 +233,16 @@ class Oracle:
                     )
             found += rising + falling[::-1]
             contact.totals[name] = card.total
+        if scores.personas and scores.persona != contact.persona:
+            found.append(
+                ("persona", contact.contact_id, "", "", contact.persona, scores.persona, at)
+            )
+            contact.persona = scores.persona
+        for grade, label in scores.grades.items():
+            before = contact.grades.get(grade)
+            if label != before:
+                found.append(("grade", contact.contact_id, grade, "", before, label, at))
+                contact.grades[grade] = label
         return found
 
     def _settle(self, contact: _OracleContact, to: dt.datetime) -> list[tuple[Any, ...]]:
@@ -278,7 +341,7 @@ def _next_grid(instant: dt.datetime) -> dt.datetime:
     return floor + HOUR
 
 
-def keys(events: Iterable[ThresholdEvent]) -> list[tuple[Any, ...]]:
+def keys(events: Iterable[TrackerEvent]) -> list[tuple[Any, ...]]:
     """Return the identifying tuples of events, in order."""
     return [event_key(event) for event in events]
 

@@ -2,7 +2,8 @@
 
 The pipeline creates the `leadscore.tracking.Tracker` with its own ``on_events``
 hook. For every `ThresholdReached` event whose scoring and threshold have a route,
-the hook builds a `HandOver` and adds it to the outbox inside the tracker's store
+and every `GradeChanged` event whose grade and new label have one, the hook builds
+a `HandOver` and adds it to the outbox inside the tracker's store
 transaction. With `SQLiteStore` the outbox tables live in the store's file and the
 hook writes them on the store's connection, so a hand-over is stored if and only if
 the crossing that caused it is committed. A `Dispatcher` reads the outbox through
@@ -16,7 +17,7 @@ import logging
 import random
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 from leadscore.engine import Engine
 from leadscore.handover.dispatcher import Dispatcher, DispatchSummary
@@ -24,14 +25,15 @@ from leadscore.handover.outbox import Delivery, DeliveryStatus, MemoryOutbox, SQ
 from leadscore.handover.protocols import Enricher, Sink
 from leadscore.handover.record import HandOver
 from leadscore.handover.routing import HandOverRoutes
-from leadscore.model import Contact
+from leadscore.model import Contact, Threshold
 from leadscore.tracking import (
     EventHook,
+    GradeChanged,
     MemoryStore,
     SQLiteStore,
-    ThresholdEvent,
     ThresholdReached,
     Tracker,
+    TrackerEvent,
     Transaction,
 )
 
@@ -65,6 +67,12 @@ class HandOverPipeline:
     crossing instant, the profile at the crossing, and score, level and breakdown
     from the event's card). It is added to the outbox for the routed sink names in
     the tracker's transaction. Dropped events hand nothing over.
+
+    A grade routed by name, with labels for thresholds, hands a contact over when its
+    label changes to a routed one. That hand-over's ``scoring`` is the grade's name,
+    its ``threshold`` is named after the label (with 0 points), ``level`` is the
+    label, ``score`` and ``breakdown`` come from the fit and engagement cards, and
+    ``details["grade"]`` holds both scorings' names, bands and totals.
 
     - With `SQLiteStore`, the outbox is an `SQLiteOutbox` in the store's file: a
       hand-over is committed together with its crossing, or rolled back with it.
@@ -220,7 +228,7 @@ class HandOverPipeline:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def replace_engine(self, engine: Engine) -> list[ThresholdEvent]:
+    def replace_engine(self, engine: Engine) -> list[TrackerEvent]:
         """Check the routes against ``engine``, then rescore every contact under it.
 
         Raises `leadscore.ConfigError` before anything changes when a route names a
@@ -269,11 +277,15 @@ class HandOverPipeline:
 
     # ---------------------------------------------------------------- the hook
 
-    def _on_events(self, transaction: Transaction, events: Sequence[ThresholdEvent]) -> None:
-        crossings: list[tuple[ThresholdReached, tuple[str, ...]]] = []
+    def _on_events(self, transaction: Transaction, events: Sequence[TrackerEvent]) -> None:
+        crossings: list[tuple[ThresholdReached | GradeChanged, tuple[str, ...]]] = []
         for event in events:
             if isinstance(event, ThresholdReached):
                 sinks = self._routes.sinks_for(event.scoring, event.threshold.name)
+                if sinks:
+                    crossings.append((event, sinks))
+            elif isinstance(event, GradeChanged) and event.after is not None:
+                sinks = self._routes.grade_sinks_for(event.grade, event.after)
                 if sinks:
                     crossings.append((event, sinks))
         if crossings:
@@ -284,7 +296,7 @@ class HandOverPipeline:
     def _queue(
         self,
         connection: sqlite3.Connection,
-        crossings: list[tuple[ThresholdReached, tuple[str, ...]]],
+        crossings: list[tuple[ThresholdReached | GradeChanged, tuple[str, ...]]],
     ) -> None:
         """Build the hand-overs and add them to the outbox on the transaction's connection."""
         if self._outbox_connection is not None and connection is not self._outbox_connection:
@@ -299,6 +311,10 @@ class HandOverPipeline:
         # MemoryOutbox keeps what it was given even when the tracker call then fails.
         queued: list[tuple[HandOver, tuple[str, ...]]] = []
         for event, sinks in crossings:
+            if isinstance(event, GradeChanged):
+                # A grade has no notify once: each change to a routed label hands over.
+                queued.append((_grade_handover(event), sinks))
+                continue
             handover = self._build(event)
             first = _remember_handover(connection, handover)
             if not first and event.scoring in once:
@@ -328,7 +344,7 @@ class HandOverPipeline:
     def _build(self, event: ThresholdReached) -> HandOver:
         card = event.card
         return HandOver.for_crossing(
-            Contact(event.contact_id, self._profile_at(event)),
+            Contact(event.contact_id, event.profile),
             scoring=event.scoring,
             threshold=event.threshold,
             score=card.total,
@@ -336,26 +352,6 @@ class HandOverPipeline:
             at=event.at,
             breakdown=card.breakdown,
         )
-
-    def _profile_at(self, event: ThresholdReached) -> Mapping[str, Any]:
-        """Return the contact's profile as it is in the transaction that reported ``event``."""
-        # TODO: use only event.profile once the tracker's events carry the profile.
-        # Until then the profile is read from the state the store holds, which the
-        # tracker saved before calling the hook.
-        profile = getattr(event, "profile", None)
-        if isinstance(profile, Mapping):
-            return profile
-        store = self._tracker.store
-        if isinstance(store, MemoryStore):
-            return self._tracker.profile(event.contact_id)
-        state = store.cache.get(event.contact_id)
-        if state is None:
-            raise RuntimeError(
-                f"the profile of contact {event.contact_id!r} is not in the SQLiteStore's "
-                "cache, so its hand-over cannot be built; raise the store's cache_size "
-                "above the number of contacts one tracker call changes"
-            )
-        return state.profile
 
     def _notify_once_scorings(self) -> frozenset[str]:
         # Read from the tracker, because replace_engine may have changed the rules.
@@ -377,3 +373,28 @@ def _remember_handover(connection: sqlite3.Connection, handover: HandOver) -> bo
         (handover.contact_id, handover.scoring, handover.threshold.name, handover.key),
     )
     return cursor.rowcount == 1
+
+
+def _grade_handover(event: GradeChanged) -> HandOver:
+    """Return the hand-over of a contact whose grade changed to a routed label."""
+    assert event.after is not None
+    fit = event.fit_card
+    engagement = event.engagement_card
+    return HandOver.for_crossing(
+        Contact(event.contact_id, event.profile),
+        scoring=event.grade,
+        threshold=Threshold(event.after, 0),
+        score=engagement.total,
+        level=event.after,
+        at=event.at,
+        breakdown=(*fit.breakdown, *engagement.breakdown),
+        details={
+            "grade": {
+                "name": event.grade,
+                "label": event.after,
+                "before": event.before,
+                "fit": {"scoring": fit.scoring, "total": fit.total},
+                "engagement": {"scoring": engagement.scoring, "total": engagement.total},
+            }
+        },
+    )

@@ -12,6 +12,10 @@ names, so they can come from TOML, JSON or YAML as they are::
 
 ``"*"`` stands for any scoring or any threshold. The most specific entry wins, and an
 empty list means no hand-over, so it can silence a wildcard for one threshold.
+
+A grade's name can stand where a scoring's does, with labels such as ``"A1"`` in
+place of threshold names: a contact whose grade changes to a routed label is handed
+over. A ``"*"`` scoring covers scorings only, so grades are routed by name.
 """
 
 from __future__ import annotations
@@ -31,11 +35,35 @@ ANY: Final = "*"
 _ROOT: Final = "routes"
 
 
+class _Band(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Grade(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def fit_bands(self) -> Sequence[_Band]: ...
+
+    @property
+    def engagement_bands(self) -> Sequence[_Band]: ...
+
+
+class _Program(Protocol):
+    @property
+    def grades(self) -> Sequence[_Grade]: ...
+
+
 class _Rules(Protocol):
     """The part of `leadscore.Engine` that routes are checked against."""
 
     @property
     def scorings(self) -> tuple[str, ...]: ...
+
+    @property
+    def program(self) -> _Program: ...
 
     def thresholds(self, scoring: str) -> tuple[Threshold, ...]: ...
 
@@ -62,6 +90,14 @@ class HandOverRoutes:
 
     def __init__(self, routes: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
         self._routes = _parse(routes)
+
+    def grade_sinks_for(self, grade: str, label: str) -> tuple[str, ...]:
+        """Return the sink names for a grade changing to ``label``, or () for none."""
+        routes = self._routes.get(grade, {})
+        sinks = routes.get(label)
+        if sinks is None:
+            sinks = routes.get(ANY, ())
+        return sinks
 
     def sinks_for(self, scoring: str, threshold: str) -> tuple[str, ...]:
         """Return the sink names for a crossing of ``threshold`` in ``scoring``, or () for none."""
@@ -99,26 +135,44 @@ class HandOverRoutes:
 
         A named scoring must be one of the engine's scorings, and a named threshold
         must be a threshold of that scoring, or, under ``"*"``, of at least one
-        scoring. Every sink name must be in ``sink_names``.
+        scoring. A named grade's labels must be labels the grade can give. Every sink
+        name must be in ``sink_names``.
         """
         scorings = tuple(engine.scorings)
         thresholds = {scoring: {t.name for t in engine.thresholds(scoring)} for scoring in scorings}
         every_threshold = set().union(*thresholds.values())
+        labels = {
+            grade.name: {
+                fit.name + engagement.name
+                for fit in grade.fit_bands
+                for engagement in grade.engagement_bands
+            }
+            for grade in engine.program.grades
+        }
         sinks = set(sink_names)
 
         for scoring, routes in self._routes.items():
-            if scoring != ANY and scoring not in thresholds:
+            if scoring != ANY and scoring not in thresholds and scoring not in labels:
+                kinds = "scoring or grade" if labels else "scoring"
                 raise ConfigError(
-                    f"the rules have no scoring named {scoring!r}{_suggest(scoring, scorings)}",
+                    f"the rules have no {kinds} named {scoring!r}"
+                    + _suggest(scoring, [*scorings, *labels]),
                     [_ROOT, scoring],
                 )
-            known = every_threshold if scoring == ANY else thresholds[scoring]
+            if scoring == ANY:
+                known = every_threshold
+            elif scoring in thresholds:
+                known = thresholds[scoring] | labels.get(scoring, set())
+            else:
+                known = labels[scoring]
             for threshold, names in routes.items():
                 if threshold != ANY and threshold not in known:
                     if scoring == ANY:
                         problem = f"no scoring has a threshold named {threshold!r}"
-                    else:
+                    elif scoring in thresholds:
                         problem = f"the scoring {scoring!r} has no threshold named {threshold!r}"
+                    else:
+                        problem = f"the grade {scoring!r} never gives the label {threshold!r}"
                     raise ConfigError(
                         problem + _suggest(threshold, sorted(known)), [_ROOT, scoring, threshold]
                     )

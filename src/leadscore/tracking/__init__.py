@@ -1,4 +1,4 @@
-"""Incremental scoring of activity streams: `Tracker`, its stores and threshold events.
+"""Incremental scoring of activity streams: `Tracker`, its stores and its events.
 
 Example::
 
@@ -15,10 +15,13 @@ import logging
 
 from leadscore.tracking.events import (
     Cause,
+    GradeChanged,
     HistoryEntry,
+    PersonaChanged,
     ThresholdDropped,
     ThresholdEvent,
     ThresholdReached,
+    TrackerEvent,
 )
 from leadscore.tracking.state import PrunedHistoryError
 from leadscore.tracking.stores import (
@@ -33,9 +36,11 @@ from leadscore.tracking.tracker import EventHook, RulesChangedError, Tracker
 __all__ = [
     "Cause",
     "EventHook",
+    "GradeChanged",
     "HistoryEntry",
     "MemoryStore",
     "MemoryTransaction",
+    "PersonaChanged",
     "PrunedHistoryError",
     "RulesChangedError",
     "SQLiteStore",
@@ -44,6 +49,7 @@ __all__ = [
     "ThresholdEvent",
     "ThresholdReached",
     "Tracker",
+    "TrackerEvent",
     "Transaction",
 ]
 

@@ -1,32 +1,40 @@
-"""Threshold events and score history entries produced by the `Tracker`."""
+"""Threshold, persona and grade events and score history entries produced by the `Tracker`."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, TypeAlias
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
 from leadscore.model import Threshold
 from leadscore.scorecard import ScoreCard
 
+_NO_PROFILE: Mapping[str, Any] = MappingProxyType({})
+
 __all__ = [
     "Cause",
+    "GradeChanged",
     "HistoryEntry",
     "LazyCard",
+    "PersonaChanged",
     "ThresholdDropped",
     "ThresholdEvent",
     "ThresholdReached",
+    "TrackerEvent",
 ]
 
-Cause = Literal["activity", "late_activity", "profile", "expiry", "time", "merge", "rules"]
+Cause = Literal["activity", "late_activity", "profile", "expiry", "decay", "time", "merge", "rules"]
 """What changed a score.
 
 ``activity``: an activity at the contact's clock. ``late_activity``: an activity that
 occurred before the contact's clock. ``profile``: a profile update. ``expiry``: an
-award reached its expiry. ``time``: an aggregate window moved or a condition that
-reads ``now()`` or ``days_since`` changed. ``merge``: another contact was merged in.
-``rules``: `Tracker.replace_engine` installed other rules.
+award reached its expiry. ``decay``: an award of a rule with ``decay`` lost value.
+``time``: an aggregate window moved or a condition that reads ``now()`` or
+``days_since`` changed. ``merge``: another contact was merged in. ``rules``:
+`Tracker.replace_engine` installed other rules.
 """
 
 
@@ -56,8 +64,8 @@ class ThresholdReached:
     """A contact's total in one scoring rose from below a threshold to at or above it.
 
     ``at`` is the instant the crossing took effect, ``card`` the score card at that
-    instant, and ``cause`` what moved the score. Events compare equal without
-    their cards.
+    instant, ``cause`` what moved the score, and ``profile`` the contact's profile
+    then (read-only). Events compare equal without their cards and profiles.
     """
 
     contact_id: str
@@ -68,6 +76,7 @@ class ThresholdReached:
     at: dt.datetime
     cause: Cause
     card_source: LazyCard = attrs.field(repr=False, eq=False)
+    profile: Mapping[str, Any] = attrs.field(default=_NO_PROFILE, repr=False, eq=False)
 
     @property
     def card(self) -> ScoreCard:
@@ -90,6 +99,7 @@ class ThresholdDropped:
     at: dt.datetime
     cause: Cause
     card_source: LazyCard = attrs.field(repr=False, eq=False)
+    profile: Mapping[str, Any] = attrs.field(default=_NO_PROFILE, repr=False, eq=False)
 
     @property
     def card(self) -> ScoreCard:
@@ -101,12 +111,64 @@ ThresholdEvent: TypeAlias = ThresholdReached | ThresholdDropped
 
 
 @attrs.frozen
+class PersonaChanged:
+    """The persona a contact belongs to changed; ``before`` or ``after`` is None for none.
+
+    ``at`` and ``cause`` mean the same as in `ThresholdReached`.
+    """
+
+    contact_id: str
+    before: str | None
+    after: str | None
+    at: dt.datetime
+    cause: Cause
+
+
+@attrs.frozen
+class GradeChanged:
+    """A contact's label in one grade changed, such as from ``"B2"`` to ``"A1"``.
+
+    ``before`` or ``after`` is None while a total is below all of its bands. ``at``,
+    ``cause`` and ``profile`` mean the same as in `ThresholdReached`, and
+    ``fit_card`` and ``engagement_card`` are the two scorings' cards at ``at``.
+    """
+
+    contact_id: str
+    grade: str
+    before: str | None
+    after: str | None
+    at: dt.datetime
+    cause: Cause
+    fit_source: LazyCard | None = attrs.field(default=None, repr=False, eq=False)
+    engagement_source: LazyCard | None = attrs.field(default=None, repr=False, eq=False)
+    profile: Mapping[str, Any] = attrs.field(default=_NO_PROFILE, repr=False, eq=False)
+
+    @property
+    def fit_card(self) -> ScoreCard:
+        """The fit scoring's card at ``at``, built on first access."""
+        if self.fit_source is None:
+            raise LookupError("this event was made without score cards")
+        return self.fit_source.get()
+
+    @property
+    def engagement_card(self) -> ScoreCard:
+        """The engagement scoring's card at ``at``, built on first access."""
+        if self.engagement_source is None:
+            raise LookupError("this event was made without score cards")
+        return self.engagement_source.get()
+
+
+TrackerEvent: TypeAlias = ThresholdReached | ThresholdDropped | PersonaChanged | GradeChanged
+"""Any event a `Tracker` call returns, in the order the changes happened."""
+
+
+@attrs.frozen
 class HistoryEntry:
-    """One change of a contact's total in one scoring, with its cause.
+    """One change of a contact's total in one scoring or persona, with its cause.
 
     ``activity_id`` and ``activity_type`` name the activity for the causes
-    ``activity``, ``late_activity`` and ``expiry`` (the activity whose award expired).
-    ``rule`` is the expired award's rule. ``fields`` lists the profile fields a
+    ``activity``, ``late_activity``, ``expiry`` and ``decay`` (the activity whose award
+    expired or lost value). ``rule`` is that award's rule. ``fields`` lists the profile fields a
     ``profile`` change set or removed, and ``source_id`` the contact merged in.
     """
 

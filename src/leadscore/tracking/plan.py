@@ -12,6 +12,10 @@ Time-dependent conditions are found by shape. The tracker schedules a check at:
   and one microsecond later, for ``<``, ``<=``, ``>``, ``>=``, ``==`` and ``!=``,
 - the instant an aggregate entry leaves its ``within`` window.
 
+Awards of rules with ``decay`` are rescheduled one value change at a time: `DecaySpec`
+gives an award's value at an instant and the next instant that value changes, so
+`Tracker.advance` costs time in proportion to the value changes on the way.
+
 Any other use of ``now()`` (inside a function call, a list or ``in``) cannot be
 scheduled. Such a rule changes only when the contact does, and building the plan logs
 a warning for it.
@@ -23,6 +27,7 @@ import datetime as dt
 import hashlib
 import logging
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,12 +37,13 @@ import attrs
 from leadscore import runtime
 from leadscore.compiler import CompiledScoring
 from leadscore.engine import Engine
+from leadscore.evaluation import next_decay_periods
 from leadscore.language import syntax as ast
-from leadscore.language.program import ProgramScoring, Validity
+from leadscore.language.program import Decay, ProgramGrade, ProgramScoring, Validity
 from leadscore.model import EXACT_UNITS, Activity, Duration, Threshold
 from leadscore.runtime import EvalContext
 
-__all__ = ["DispatchEntry", "EnginePlan", "ScoringPlan", "window_exit"]
+__all__ = ["DecaySpec", "DispatchEntry", "EnginePlan", "ScoringPlan", "window_exit"]
 
 logger = logging.getLogger("leadscore.tracking")
 
@@ -62,10 +68,61 @@ class NowProbe:
 
 
 Probe = DaysSinceProbe | NowProbe
-# One scoring's handling of an activity type: (scoring, matcher, (rule index, points, cap)
-# per ``on`` rule of the type, indices of the aggregates of the type).
+
+
+class DecaySpec:
+    """How the awards of one rule with ``decay`` lose value, in the scoring's time zone.
+
+    The periods at which an award's rounded value changes are worked out once per rule,
+    so finding an award's value and its next change is a search in a short tuple.
+    """
+
+    __slots__ = ("changes", "period", "step", "timezone", "values")
+
+    def __init__(self, points: int, decay: Decay, timezone: ZoneInfo) -> None:
+        self.period = decay.period
+        self.timezone = timezone
+        # The period as a timedelta for minutes to weeks; None for calendar units.
+        self.step = None if decay.period.is_calendar else decay.period.as_timedelta()
+        zero_after = runtime.periods_to_zero(points, decay.rate)
+        changes = [0]
+        while changes[-1] < zero_after:
+            changes.append(next_decay_periods(points, decay.rate, changes[-1], zero_after))
+        # changes[i] is the first period count at which the value is values[i].
+        self.changes = tuple(changes)
+        self.values = tuple(
+            runtime.decayed_points(points, decay.rate, periods) for periods in changes
+        )
+
+    def value_and_next(
+        self, occurred_at: dt.datetime, at: dt.datetime
+    ) -> tuple[int, dt.datetime | None]:
+        """Return an award's value at ``at`` and the first later instant it changes, or None."""
+        step = self.step
+        if at <= occurred_at:
+            periods = 0
+        elif step is not None:
+            periods = (at - occurred_at) // step
+        else:
+            periods = runtime.calendar_periods(occurred_at, self.period, self.timezone, at)
+        index = bisect_right(self.changes, periods) - 1
+        if index + 1 == len(self.changes):
+            return self.values[index], None
+        following = self.changes[index + 1]
+        if step is not None:
+            return self.values[index], occurred_at + following * step
+        return self.values[index], runtime.period_step(
+            occurred_at, self.period, following, self.timezone
+        )
+
+
+# One scoring's handling of an activity type: (scoring, matcher, (rule index, points, cap,
+# decay or None) per ``on`` rule of the type, indices of the aggregates of the type).
 DispatchEntry = tuple[
-    "ScoringPlan", Callable[..., None], tuple[tuple[int, int, int | None], ...], tuple[int, ...]
+    "ScoringPlan",
+    Callable[..., None],
+    tuple[tuple[int, int, int | None, DecaySpec | None], ...],
+    tuple[int, ...],
 ]
 
 
@@ -81,6 +138,8 @@ class ScoringPlan:
     rule_names: tuple[str, ...]
     rule_points: tuple[int, ...]
     rule_caps: tuple[int | None, ...]
+    # Per rule, how its awards decay, or None for a rule without decay.
+    rule_decays: tuple[DecaySpec | None, ...]
     # Per rule, the index of its group or None; per group, the cap of its sum.
     rule_groups: tuple[int | None, ...]
     group_caps: tuple[int, ...]
@@ -103,6 +162,9 @@ class ScoringPlan:
     unmet: tuple[bool, ...]
     # The sums of a contact without awards: 0 for every rule.
     no_sums: tuple[int, ...]
+    # "persona" for a persona, whose one threshold gives no threshold events: it decides
+    # membership instead.
+    kind: str = "scoring"
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -114,21 +176,23 @@ class EnginePlan:
     """The per-engine tables of the tracker: dispatch, relevance and time-dependent conditions."""
 
     def __init__(self, engine: Engine) -> None:
-        decaying = [scoring.name for scoring in engine.program.scorings if scoring.has_decay]
-        if decaying:
-            names = ", ".join(map(repr, decaying))
-            raise ValueError(
-                f"the tracker cannot score rules with decay, used in {names}, because decayed "
-                "awards change value between activities and its incremental totals do not "
-                "follow that. Remove decay from those rules, or score the contacts with "
-                "Engine.score"
-            )
         self.engine = engine
         self.default_timezone = engine.default_timezone
+        # Personas are tracked like scorings, after them, so that one state holds both.
         self.scorings = tuple(
             _scoring_plan(position, compiled, engine.default_timezone)
-            for position, compiled in enumerate(engine.compiled)
+            for position, compiled in enumerate(engine.compiled + engine.compiled_personas)
         )
+        self.scoring_count = len(engine.compiled)
+        self.personas = self.scorings[self.scoring_count :]
+        self.grades: tuple[ProgramGrade, ...] = engine.program.grades
+        # Whether a change of totals can change a label: the persona or a grade.
+        self.labelled = bool(self.personas or self.grades)
+        self.persona_points = tuple(
+            (persona, persona.thresholds[0].points) for persona in self.personas
+        )
+        # Scoring or persona name -> its position, for the grades.
+        self.positions = {plan.name: plan.position for plan in self.scorings}
         dispatch: dict[str, list[tuple[int, Callable[..., None]]]] = {}
         for plan in self.scorings:
             for activity_type, matcher in plan.compiled.matchers.items():
@@ -144,6 +208,7 @@ class EnginePlan:
                             rule,
                             self.scorings[position].rule_points[rule],
                             self.scorings[position].rule_caps[rule],
+                            self.scorings[position].rule_decays[rule],
                         )
                         for rule in self.scorings[position].type_rules.get(name, ())
                     ),
@@ -220,9 +285,11 @@ class EnginePlan:
         return latest
 
     def threshold_names(self) -> set[tuple[str, str]]:
-        """Return every (scoring, threshold) name pair of the engine."""
+        """Return every (scoring, threshold) name pair of the engine's scorings."""
         return {
-            (plan.name, threshold.name) for plan in self.scorings for threshold in plan.thresholds
+            (plan.name, threshold.name)
+            for plan in self.scorings
+            for threshold, _ in plan.threshold_pairs
         }
 
 
@@ -237,6 +304,7 @@ def _scoring_plan(
     position: int, compiled: CompiledScoring, default_timezone: ZoneInfo | None
 ) -> ScoringPlan:
     scoring = compiled.scoring
+    persona = scoring.kind == "persona"
     type_rules: dict[str, list[int]] = {}
     type_aggregates: dict[str, list[int]] = {}
     aggregates: list[ast.Aggregate] = []
@@ -269,13 +337,18 @@ def _scoring_plan(
         rule_groups=tuple(rule.group for rule in scoring.rules),
         group_caps=tuple(group.cap for group in scoring.groups),
         rule_caps=tuple(rule.cap for rule in scoring.rules),
+        rule_decays=tuple(
+            None if rule.decay is None else DecaySpec(rule.points, rule.decay, scoring.timezone)
+            for rule in scoring.rules
+        ),
         activity_rules=tuple(rule.index for rule in scoring.rules if rule.kind == "activity"),
         profile_rules=tuple(rule.index for rule in scoring.rules if rule.kind == "profile"),
         thresholds=scoring.thresholds,
-        threshold_points=tuple(threshold.points for threshold in scoring.thresholds),
-        threshold_pairs=tuple(
-            (threshold, (scoring.name, threshold.name)) for threshold in scoring.thresholds
-        ),
+        # A persona's threshold decides membership, through `Scorer`, not threshold events.
+        threshold_points=() if persona else tuple(t.points for t in scoring.thresholds),
+        threshold_pairs=()
+        if persona
+        else tuple((threshold, (scoring.name, threshold.name)) for threshold in scoring.thresholds),
         floor=scoring.floor,
         ceiling=scoring.ceiling,
         type_rules={name: tuple(indices) for name, indices in type_rules.items()},
@@ -288,6 +361,7 @@ def _scoring_plan(
         scratch_awards=[[] for _ in scoring.rules],
         unmet=(False,) * len(scoring.rules),
         no_sums=(0,) * len(scoring.rules),
+        kind=scoring.kind,
     )
 
 

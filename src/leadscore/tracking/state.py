@@ -3,7 +3,8 @@
 `ContactState` keeps the activities some rule may still use and the aggregate entries
 the compiled engine builds from them. On top of that it keeps what makes updates cheap:
 each activity rule's sum of awards valid at the contact's clock, the ``when`` conditions
-at the clock, the total, and a heap of award expiries. It keeps no award lists, because
+at the clock, the total, the persona and grade labels last reported, and a heap of
+award expiries and decay steps. It keeps no award lists, because
 a score card matches the kept activities again when it is built, as `Engine.score` does.
 `Scorer` applies one change at a time and reports threshold events by comparing each
 total with the thresholds last emitted for the contact.
@@ -27,18 +28,27 @@ import attrs
 
 from leadscore.engine import card_from_state
 from leadscore.errors import LeadscoreError
-from leadscore.evaluation import MAX_DIAGNOSTICS_PER_RULE, _full_key, diagnostics_for
+from leadscore.evaluation import (
+    MAX_DIAGNOSTICS_PER_RULE,
+    _full_key,
+    band_of,
+    diagnostics_for,
+    grade_results,
+)
 from leadscore.model import Activity, Contact, FrozenMapping
 from leadscore.runtime import EvalContext
-from leadscore.scorecard import Diagnostic, ScoreCard, Scores
+from leadscore.scorecard import Diagnostic, ScoreCard, Scores, best_persona
 from leadscore.tracking.events import (
     Cause,
+    GradeChanged,
     LazyCard,
+    PersonaChanged,
     ThresholdDropped,
-    ThresholdEvent,
     ThresholdReached,
+    TrackerEvent,
 )
 from leadscore.tracking.plan import (
+    DecaySpec,
     DispatchEntry,
     EnginePlan,
     ScoringPlan,
@@ -64,6 +74,13 @@ Entry = tuple[dt.datetime, Any, Activity]
 # activity type). It names the activity instead of holding it, so it holds only atomic
 # values and the garbage collector stops tracking it.
 Expiry = tuple[dt.datetime, int, int, int, str | None, str]
+# The next value change of an award of a rule with decay: (instant, tie-breaker, scoring
+# position, rule index, activity id, activity type, occurred at, value until the instant,
+# expires_at). The two kinds share one heap and are told apart by their length.
+DecayStep = tuple[dt.datetime, int, int, int, str | None, str, dt.datetime, int, dt.datetime | None]
+# A persona or grade label last reported: ("persona", "", persona name) or ("grade", grade
+# name, label). Labels that are None are left out.
+Label = tuple[str, str, str]
 # The key a kept activity is stored under: its id, or a per-contact serial number without one.
 # The two kinds never collide because one is text and the other an int.
 ActivityKey = str | int
@@ -158,7 +175,9 @@ class ContactState:
     the contact's history itself, for `SQLiteStore` the entries not yet saved.
     ``persisted`` is what `SQLiteStore` keeps with the state, and None for `MemoryStore`.
 
-    ``profile``, ``reached`` and ``retained`` are immutable and replaced on change, so a
+    ``labels`` contains the persona and grade labels last reported.
+
+    ``profile``, ``reached``, ``labels`` and ``retained`` are immutable and replaced on change, so a
     score card snapshot can keep them.
     """
 
@@ -170,6 +189,7 @@ class ContactState:
         "expiries",
         "history",
         "horizon",
+        "labels",
         "next_serial",
         "persisted",
         "profile",
@@ -202,7 +222,9 @@ class ContactState:
         # A tuple rather than a set: CPython 3.11 stops tracking a tuple of text at its
         # first collection. It contains at most one pair per threshold.
         self.reached: tuple[tuple[str, str], ...] = ()
-        self.expiries: list[Expiry] = []
+        # The persona and grade labels last reported, in the engine's declaration order.
+        self.labels: tuple[Label, ...] = ()
+        self.expiries: list[Expiry | DecayStep] = []
         # The earliest instant some kept activity stops mattering, or None when none ever does.
         self.prune_at: dt.datetime | None = None
         # The instant by which every kept activity has stopped mattering, or None when some
@@ -341,7 +363,7 @@ class Scorer:
             state.due = state.next_due()
         return state
 
-    def start(self, state: ContactState, cause: Cause, events: list[ThresholdEvent]) -> None:
+    def start(self, state: ContactState, cause: Cause, events: list[TrackerEvent]) -> None:
         """Record a new contact's totals as changes from 0, with events for thresholds they meet."""
         clock = state.clock
         scorings = state.scorings
@@ -356,6 +378,8 @@ class Scorer:
             elif plan.threshold_points and plan.threshold_points[0] <= 0:
                 # A threshold at 0 or below is reached by a new contact's total of 0.
                 self._crossings(state, plan, 0, total, clock, cause, events)
+        if self.plan.labelled:
+            self._relabel(state, clock, cause, events)
 
     def rebuild(self, state: ContactState) -> None:
         """Match every kept activity again and recompute the state at the clock.
@@ -384,27 +408,44 @@ class Scorer:
                     scoring.diagnostics[key] = list(context.diagnostics)
                     context.diagnostics.clear()
 
-        expiries: list[Expiry] = []
+        expiries: list[Expiry | DecayStep] = []
         for scoring_plan, scoring in zip(plan.scorings, scorings, strict=True):
             if state.activities:
                 position = scoring_plan.position
                 for rule in scoring_plan.activity_rules:
                     points = scoring_plan.rule_points[rule]
+                    decay = scoring_plan.rule_decays[rule]
                     total = 0
                     for activity, expires_at in awards[position][rule]:
-                        if expires_at is None or at < expires_at:
-                            total += points
-                            if expires_at is not None:
-                                expiries.append(
-                                    (
-                                        expires_at,
-                                        _next_tie_breaker(),
-                                        position,
-                                        rule,
-                                        activity.id,
-                                        activity.type,
-                                    )
+                        if expires_at is not None and at >= expires_at:
+                            continue
+                        if decay is not None:
+                            value, step = _decay_step(
+                                decay,
+                                position,
+                                rule,
+                                activity.id,
+                                activity.type,
+                                activity.occurred_at,
+                                expires_at,
+                                at,
+                            )
+                            total += value
+                            if step is not None:
+                                expiries.append(step)
+                            continue
+                        total += points
+                        if expires_at is not None:
+                            expiries.append(
+                                (
+                                    expires_at,
+                                    _next_tie_breaker(),
+                                    position,
+                                    rule,
+                                    activity.id,
+                                    activity.type,
                                 )
+                            )
                     scoring[rule] = total
             self._evaluate_conditions(state, scoring_plan, scoring, at)
             scoring.raw = _raw_total(scoring_plan, scoring)
@@ -433,7 +474,7 @@ class Scorer:
     # ---------------------------------------------------------------- changes
 
     def add_activity(
-        self, state: ContactState, activity: Activity, events: list[ThresholdEvent]
+        self, state: ContactState, activity: Activity, events: list[TrackerEvent]
     ) -> None:
         """Add an activity that occurred at or before the contact's clock.
 
@@ -480,6 +521,7 @@ class Scorer:
         cause: Cause = "late_activity" if activity.occurred_at < at else "activity"
         profile = state.profile
         scorings = state.scorings
+        changed = False
         for scoring_plan, matcher, rules, aggregates in dispatch:
             position = scoring_plan.position
             scoring = scorings[position]
@@ -503,7 +545,7 @@ class Scorer:
 
             raw = scoring.raw
             moved = False
-            for rule, points, cap in rules:
+            for rule, points, cap, decay in rules:
                 found = awards[rule]
                 if not found:
                     continue
@@ -511,6 +553,24 @@ class Scorer:
                 found.clear()
                 if expires_at is not None and expires_at <= at:
                     continue
+                if decay is not None:
+                    # The award adds its value at the clock, and its next decay step, not
+                    # an expiry, takes the value away again.
+                    points, step = _decay_step(
+                        decay,
+                        position,
+                        rule,
+                        activity_id,
+                        activity_type,
+                        activity.occurred_at,
+                        expires_at,
+                        at,
+                    )
+                    if step is not None:
+                        heappush(state.expiries, step)
+                        if state.due is None or step[0] < state.due:
+                            state.due = step[0]
+                    expires_at = None
                 before = scoring[rule]
                 scoring[rule] = after = before + points
                 # The capped sums, with min() and max() spelled out because this runs per award.
@@ -559,6 +619,7 @@ class Scorer:
             if total == previous:
                 continue
             scoring.total = total
+            changed = True
             state.history.extend(
                 (
                     scoring_plan.name,
@@ -578,9 +639,11 @@ class Scorer:
             points_at = scoring_plan.threshold_points
             if bisect_right(points_at, previous) != bisect_right(points_at, total):
                 self._crossings(state, scoring_plan, previous, total, at, cause, events)
+        if changed and plan.labelled:
+            self._relabel(state, at, cause, events)
 
     def update_profile(
-        self, state: ContactState, changes: Mapping[str, Any], events: list[ThresholdEvent]
+        self, state: ContactState, changes: Mapping[str, Any], events: list[TrackerEvent]
     ) -> None:
         """Merge ``changes`` into the profile, None removing a field, and rescore at the clock."""
         before = state.totals()
@@ -597,7 +660,7 @@ class Scorer:
         history: HistoryDetail = ("profile", None, None, None, tuple(sorted(changes)), None)
         self.compare(state, before, state.clock, history, events)
 
-    def settle(self, state: ContactState, to: dt.datetime, events: list[ThresholdEvent]) -> None:
+    def settle(self, state: ContactState, to: dt.datetime, events: list[TrackerEvent]) -> None:
         """Move the contact's clock to ``to``, applying each expiry and time-dependent change.
 
         Each change is applied at its own instant and its events carry that instant.
@@ -614,22 +677,29 @@ class Scorer:
         conditional = self.plan.conditional
         scorings = state.scorings
         heap = state.expiries
+        labelled = self.plan.labelled
         while due is not None and due <= to:
             state.clock = due
-            # Scoring position -> the expiry of its first expired award, or None for a
-            # changed condition.
-            expired: dict[int, Expiry | None] = {}
+            # Scoring position -> (cause, rule, activity id, activity type) of its first
+            # expired or decayed award, or None for a changed condition.
+            expired: dict[int, tuple[Cause, int, str | None, str] | None] = {}
             while heap and heap[0][0] <= due:
                 expiry = heappop(heap)
-                _, _, position, rule, _, _ = expiry
+                position = expiry[2]
+                rule = expiry[3]
                 scoring_plan = plans[position]
                 scoring = scorings[position]
                 points = scoring_plan.rule_points[rule]
                 cap = scoring_plan.rule_caps[rule]
+                if len(expiry) == 6:
+                    change = -points
+                    cause: Cause = "expiry"
+                else:
+                    change, cause = self._decay(state, expiry, due)
                 before = scoring[rule]
-                scoring[rule] = after = before - points
+                scoring[rule] = after = before + change
                 if cap is None:
-                    scoring.raw -= points
+                    scoring.raw += change
                 elif points >= 0:
                     scoring.raw += (after if after < cap else cap) - (
                         before if before < cap else cap
@@ -639,13 +709,14 @@ class Scorer:
                         before if before > -cap else -cap
                     )
                 if position not in expired:
-                    expired[position] = expiry
+                    expired[position] = (cause, rule, expiry[4], expiry[5])
             for position in conditional:
                 scoring = scorings[position]
                 if scoring.condition_due is not None and scoring.condition_due <= due:
                     self._evaluate_conditions(state, plans[position], scoring, due)
                     scoring.raw = _raw_total(plans[position], scoring)
                     expired.setdefault(position, None)
+            relabel: Cause | None = None
             for position in sorted(expired) if len(expired) > 1 else expired:
                 scoring_plan = plans[position]
                 scoring = scorings[position]
@@ -662,15 +733,13 @@ class Scorer:
                     continue
                 scoring.total = total
                 first = expired[position]
-                cause: Cause
                 if first is None:
                     cause = "time"
                     state.history.extend(
                         (scoring_plan.name, due, previous, total, cause, None, None, None, (), None)
                     )
                 else:
-                    cause = "expiry"
-                    _, _, _, rule, activity_id, activity_type = first
+                    cause, rule, activity_id, activity_type = first
                     state.history.extend(
                         (
                             scoring_plan.name,
@@ -690,6 +759,10 @@ class Scorer:
                 points_at = scoring_plan.threshold_points
                 if bisect_right(points_at, previous) != bisect_right(points_at, total):
                     self._crossings(state, scoring_plan, previous, total, due, cause, events)
+                if relabel is None:
+                    relabel = cause
+            if labelled and relabel is not None:
+                self._relabel(state, due, relabel, events)
             if conditional:
                 due = state.next_due()
             elif heap:
@@ -698,6 +771,23 @@ class Scorer:
                 due = None
         state.due = due
         state.clock = to
+
+    def _decay(self, state: ContactState, step: DecayStep, at: dt.datetime) -> tuple[int, Cause]:
+        """Apply a due decay step at ``at``: return the change of the award's value and its cause.
+
+        The award's next step goes on the heap, unless its value stays as it is for good.
+        """
+        _, _, position, rule, activity_id, activity_type, occurred_at, value, expires_at = step
+        if expires_at is not None and at >= expires_at:
+            return -value, "expiry"
+        decay = self.plan.scorings[position].rule_decays[rule]
+        assert decay is not None
+        after, following = _decay_step(
+            decay, position, rule, activity_id, activity_type, occurred_at, expires_at, at
+        )
+        if following is not None:
+            heappush(state.expiries, following)
+        return after - value, "decay"
 
     # ---------------------------------------------------------------- events
 
@@ -709,7 +799,7 @@ class Scorer:
         after: int,
         at: dt.datetime,
         cause: Cause,
-        events: list[ThresholdEvent],
+        events: list[TrackerEvent],
     ) -> None:
         """Add the events of the thresholds whose last emitted state ``after`` changes.
 
@@ -721,7 +811,7 @@ class Scorer:
         added: list[tuple[str, str]] = []
         removed: list[tuple[str, str]] = []
         card: LazyCard | None = None
-        falling: list[ThresholdEvent] = []
+        falling: list[TrackerEvent] = []
         for threshold, pair in plan.threshold_pairs:
             now_reached = after >= threshold.points
             if now_reached == (pair in reached):
@@ -732,14 +822,30 @@ class Scorer:
                 added.append(pair)
                 events.append(
                     ThresholdReached(
-                        state.contact_id, name, threshold, previous, after, at, cause, card
+                        state.contact_id,
+                        name,
+                        threshold,
+                        previous,
+                        after,
+                        at,
+                        cause,
+                        card,
+                        state.profile,
                     )
                 )
             else:
                 removed.append(pair)
                 falling.append(
                     ThresholdDropped(
-                        state.contact_id, name, threshold, previous, after, at, cause, card
+                        state.contact_id,
+                        name,
+                        threshold,
+                        previous,
+                        after,
+                        at,
+                        cause,
+                        card,
+                        state.profile,
                     )
                 )
         if removed:
@@ -756,7 +862,7 @@ class Scorer:
         before: list[int],
         at: dt.datetime,
         history: HistoryDetail,
-        events: list[ThresholdEvent],
+        events: list[TrackerEvent],
     ) -> None:
         """Compare every scoring's total with ``before`` and the thresholds last emitted.
 
@@ -771,6 +877,67 @@ class Scorer:
             if state.reached or bisect_right(plan.threshold_points, after):
                 # Otherwise no threshold is reached, before or after.
                 self._crossings(state, plan, previous, after, at, history[0], events)
+        # Always, because new rules may have dropped the personas or grades of old labels.
+        self._relabel(state, at, history[0], events)
+
+    def _relabel(
+        self, state: ContactState, at: dt.datetime, cause: Cause, events: list[TrackerEvent]
+    ) -> None:
+        """Report the persona and grade labels the totals give now, where they changed.
+
+        Labels of personas and grades the rules no longer have are forgotten without
+        events, as thresholds are.
+        """
+        plan = self.plan
+        scorings = state.scorings
+        labels: list[Label] = []
+        persona = None
+        if plan.personas:
+            persona = best_persona(
+                (persona_plan.name, scorings[persona_plan.position].total, points)
+                for persona_plan, points in plan.persona_points
+            )
+            if persona is not None:
+                labels.append(("persona", "", persona))
+        grades: list[str | None] = []
+        for grade in plan.grades:
+            fit = band_of(grade.fit_bands, scorings[plan.positions[grade.fit]].total)
+            engagement = band_of(
+                grade.engagement_bands, scorings[plan.positions[grade.engagement]].total
+            )
+            label = fit + engagement if fit is not None and engagement is not None else None
+            grades.append(label)
+            if label is not None:
+                labels.append(("grade", grade.name, label))
+        found = tuple(labels)
+        old = state.labels
+        if found == old:
+            return
+        state.labels = found
+        before = {(kind, name): value for kind, name, value in old}
+        contact_id = state.contact_id
+        if plan.personas and before.get(("persona", "")) != persona:
+            events.append(
+                PersonaChanged(contact_id, before.get(("persona", "")), persona, at, cause)
+            )
+        for grade, label in zip(plan.grades, grades, strict=True):
+            previous = before.get(("grade", grade.name))
+            if previous != label:
+                fit_plan = plan.scorings[plan.positions[grade.fit]]
+                engagement_plan = plan.scorings[plan.positions[grade.engagement]]
+                events.append(
+                    GradeChanged(
+                        contact_id,
+                        grade.name,
+                        previous,
+                        label,
+                        at,
+                        cause,
+                        CardSnapshot(fit_plan, state, at, plan),
+                        CardSnapshot(engagement_plan, state, at, plan),
+                        state.profile,
+                    )
+                )
 
     # ---------------------------------------------------------------- reading
 
@@ -779,15 +946,28 @@ class Scorer:
         return CardSnapshot(self.plan.scorings[position], state, at, self.plan).get()
 
     def scores(self, state: ContactState, at: dt.datetime) -> Scores:
-        """Return every scoring's card as of ``at``; PrunedHistoryError before ``horizon``."""
+        """Return every scoring's and persona's card as of ``at``, and the grades.
+
+        Raises PrunedHistoryError before ``horizon``.
+        """
         if state.horizon is not None and at < state.horizon:
             raise PrunedHistoryError(
                 f"contact {state.contact_id!r} can be scored from {state.horizon.isoformat()} on, "
                 f"not at {at.isoformat()}: older state was pruned",
             )
-        return Scores(
-            {plan.name: self.card(state, plan.position, at) for plan in self.plan.scorings}
-        )
+        plan = self.plan
+        cards = {
+            scoring.name: self.card(state, scoring.position, at)
+            for scoring in plan.scorings[: plan.scoring_count]
+        }
+        if not plan.labelled:
+            return Scores(cards)
+        personas = {
+            persona.name: self.card(state, persona.position, at) for persona in plan.personas
+        }
+        totals = {name: card.total for name, card in cards.items()}
+        totals.update((name, card.total) for name, card in personas.items())
+        return Scores(cards, personas, grade_results(plan.grades, totals))
 
     # ---------------------------------------------------------------- pruning and merging
 
@@ -918,7 +1098,7 @@ class Scorer:
         source: ContactState,
         known: Callable[[str], bool],
         before: list[int],
-        events: list[ThresholdEvent],
+        events: list[TrackerEvent],
     ) -> None:
         """Merge ``source`` into ``into`` as if they had always been one contact.
 
@@ -985,6 +1165,42 @@ def _frozen(profile: Mapping[str, Any]) -> Mapping[str, Any]:
     if profile.__class__ is FrozenMapping:
         return profile
     return FrozenMapping(profile) if profile else _NO_PROFILE
+
+
+def _decay_step(
+    decay: DecaySpec,
+    position: int,
+    rule: int,
+    activity_id: str | None,
+    activity_type: str,
+    occurred_at: dt.datetime,
+    expires_at: dt.datetime | None,
+    at: dt.datetime,
+) -> tuple[int, DecayStep | None]:
+    """Return an award's decayed value at ``at`` and the heap entry of its next change.
+
+    The next change is the next instant the decayed value differs, or the award's
+    expiry if that comes first; None when the value stays as it is for good.
+    """
+    value, change = decay.value_and_next(occurred_at, at)
+    if expires_at is not None and (change is None or change >= expires_at):
+        if value == 0:
+            return value, None
+        change = expires_at
+    if change is None:
+        return value, None
+    step: DecayStep = (
+        change,
+        _next_tie_breaker(),
+        position,
+        rule,
+        activity_id,
+        activity_type,
+        occurred_at,
+        value,
+        expires_at,
+    )
+    return value, step
 
 
 def _raw_total(plan: ScoringPlan, scoring: ScoringState) -> int:

@@ -478,7 +478,13 @@ class SQLiteTransaction(_BaseTransaction):
             due_micros = None if due is None else codec.to_micros(due)
             clock = codec.to_micros(state.clock)
             # The snapshot changes rarely; its parts are immutable and replaced on change.
-            snapshot_key = (state.reached, state.horizon, state.retained, state.next_serial)
+            snapshot_key = (
+                state.reached,
+                state.labels,
+                state.horizon,
+                state.retained,
+                state.next_serial,
+            )
             if persisted.snapshot is None or persisted.snapshot[0] != snapshot_key:
                 persisted.snapshot = (snapshot_key, _snapshot_json(state))
             encoded = persisted.snapshot[1]
@@ -718,6 +724,7 @@ def _snapshot_json(state: ContactState) -> str:
     return codec.dumps_plain(
         {
             "reached": sorted(list(pair) for pair in state.reached),
+            "labels": [list(label) for label in state.labels],
             "horizon": None if horizon is None else {"$datetime": horizon.isoformat()},
             "retained": codec.encode(retained) if retained else {},
             "next_serial": state.next_serial,
@@ -727,6 +734,8 @@ def _snapshot_json(state: ContactState) -> str:
 
 def _restore(state: ContactState, data: dict[str, Any]) -> None:
     state.reached = tuple((scoring, threshold) for scoring, threshold in data["reached"])
+    # A state saved before personas and grades were tracked has no labels.
+    state.labels = tuple((kind, name, value) for kind, name, value in data.get("labels", ()))
     state.horizon = data["horizon"]
     state.retained = {
         name: frozenset(

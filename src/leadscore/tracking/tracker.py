@@ -27,7 +27,7 @@ from leadscore.engine import Engine
 from leadscore.errors import DataError, LeadscoreError
 from leadscore.model import Activity
 from leadscore.scorecard import Scores
-from leadscore.tracking.events import Cause, HistoryEntry, ThresholdEvent
+from leadscore.tracking.events import Cause, HistoryEntry, TrackerEvent
 from leadscore.tracking.plan import EnginePlan
 from leadscore.tracking.state import ContactState, Scorer
 from leadscore.tracking.stores import MemoryStore, SQLiteStore, Transaction
@@ -36,7 +36,7 @@ __all__ = ["EventHook", "RulesChangedError", "Tracker"]
 
 logger = logging.getLogger("leadscore.tracking")
 
-EventHook = Callable[[Transaction, Sequence[ThresholdEvent]], None]
+EventHook = Callable[[Transaction, Sequence[TrackerEvent]], None]
 """Called with the open store transaction and the events of one tracker call, before commit."""
 
 UTC = dt.UTC
@@ -62,9 +62,8 @@ class Tracker:
     all). ``on_events`` is called with ``(transaction, events)`` inside the store's
     transaction, before it commits, whenever a call causes events.
 
-    Rules with ``decay`` raise ValueError, here and in `replace_engine`, because decayed
-    awards change value between activities and the tracker's totals do not follow that.
-    Every method takes the tracker's lock, so one tracker can serve many threads.
+    Events are `ThresholdReached` and `ThresholdDropped`, and with personas or grades
+    in the rules also `PersonaChanged` and `GradeChanged`. Every method takes the tracker's lock, so one tracker can serve many threads.
     """
 
     def __init__(
@@ -126,7 +125,7 @@ class Tracker:
 
     # ---------------------------------------------------------------- recording
 
-    def record(self, activity: Activity) -> list[ThresholdEvent]:
+    def record(self, activity: Activity) -> list[TrackerEvent]:
         """Score one activity and return the threshold events it causes.
 
         An activity after its contact's clock first moves that clock to its instant, so
@@ -136,7 +135,7 @@ class Tracker:
         """
         if activity.__class__ is not Activity or activity.occurred_at.tzinfo is None:
             activity = self._prepare(activity)
-        events: list[ThresholdEvent] = []
+        events: list[TrackerEvent] = []
         with self._lock:
             memory = self._memory
             if memory is not None:
@@ -153,10 +152,10 @@ class Tracker:
                 self._emit(transaction, events)
         return events
 
-    def record_many(self, activities: Iterable[Activity]) -> list[ThresholdEvent]:
+    def record_many(self, activities: Iterable[Activity]) -> list[TrackerEvent]:
         """Score activities in order, in one store transaction; returns their events in order."""
         prepared = [self._prepare(activity) for activity in activities]
-        events: list[ThresholdEvent] = []
+        events: list[TrackerEvent] = []
         with self._lock:
             store = self._store
             if isinstance(store, MemoryStore):
@@ -180,7 +179,7 @@ class Tracker:
         return events
 
     def _record_in_memory(
-        self, store: MemoryStore, activity: Activity, events: list[ThresholdEvent]
+        self, store: MemoryStore, activity: Activity, events: list[TrackerEvent]
     ) -> None:
         """Apply one activity to a `MemoryStore`, which needs no transaction or save.
 
@@ -231,7 +230,7 @@ class Tracker:
         activity: Activity,
         clock: dt.datetime | None,
         dirty: dict[str, ContactState] | None,
-        events: list[ThresholdEvent],
+        events: list[TrackerEvent],
     ) -> ContactState:
         """Apply one activity, ignoring a repeated id, and return the contact's state."""
         contact_id = transaction.resolve(activity.contact_id)
@@ -271,7 +270,7 @@ class Tracker:
 
     def update_profile(
         self, contact_id: str, changes: Mapping[str, Any], at: dt.datetime | None = None
-    ) -> list[ThresholdEvent]:
+    ) -> list[TrackerEvent]:
         """Merge ``changes`` into a contact's profile and return the events; None removes a field.
 
         Creates the contact when it is new. A profile has no history, so the new values
@@ -291,7 +290,7 @@ class Tracker:
         with self._lock, self._store.transaction() as transaction:
             clock = self._check_meta(transaction)
             contact_id = transaction.resolve(contact_id)
-            events: list[ThresholdEvent] = []
+            events: list[TrackerEvent] = []
             state = self._load(transaction, contact_id, clock, events)
             if state is None:
                 start = _latest(instant, clock) or dt.datetime.now(UTC)
@@ -308,7 +307,7 @@ class Tracker:
             self._emit(transaction, events)
         return events
 
-    def merge(self, source_id: str, into_id: str) -> list[ThresholdEvent]:
+    def merge(self, source_id: str, into_id: str) -> list[TrackerEvent]:
         """Merge contact ``source_id`` into ``into_id`` and return the events for ``into_id``.
 
         The merged contact is scored as if it had always been one: activities move,
@@ -330,7 +329,7 @@ class Tracker:
                     f"contact {into_id!r} was merged into {source_id!r}, "
                     "so it cannot be merged back"
                 )
-            events: list[ThresholdEvent] = []
+            events: list[TrackerEvent] = []
             source = self._load(transaction, source_id, clock, [])
             if source is None:
                 transaction.add_alias(source_id, target_id)
@@ -359,7 +358,7 @@ class Tracker:
 
     # ---------------------------------------------------------------- time
 
-    def advance(self, to: dt.datetime) -> list[ThresholdEvent]:
+    def advance(self, to: dt.datetime) -> list[TrackerEvent]:
         """Move the tracker's clock to ``to`` and return the events time causes on the way.
 
         Award expiries, aggregate windows that close and conditions that read ``now()``
@@ -368,7 +367,7 @@ class Tracker:
         touched. An earlier ``to`` than the clock changes nothing.
         """
         instant = self._instant(to)
-        events: list[ThresholdEvent] = []
+        events: list[TrackerEvent] = []
         with self._lock:
             with self._store.transaction(write=False) as transaction:
                 clock = self._check_meta(transaction)
@@ -376,7 +375,7 @@ class Tracker:
             for contact_id in due:
                 with self._store.transaction() as transaction:
                     clock = self._check_meta(transaction)
-                    found: list[ThresholdEvent] = []
+                    found: list[TrackerEvent] = []
                     state = self._load(transaction, contact_id, clock, found)
                     if state is None:
                         continue
@@ -428,7 +427,7 @@ class Tracker:
 
     # ---------------------------------------------------------------- rules
 
-    def replace_engine(self, engine: Engine) -> list[ThresholdEvent]:
+    def replace_engine(self, engine: Engine) -> list[TrackerEvent]:
         """Rescore every contact under ``engine`` at its clock and return the events.
 
         A threshold that a contact now meets but had not reached under the old rules
@@ -442,7 +441,7 @@ class Tracker:
         plan = EnginePlan(engine)
         scorer = self._new_scorer(plan)
         known_pairs = plan.threshold_names()
-        events: list[ThresholdEvent] = []
+        events: list[TrackerEvent] = []
         with self._lock, self._store.transaction() as transaction:
             clock = self._check_meta(transaction)
             rescored: list[ContactState] = []
@@ -505,7 +504,7 @@ class Tracker:
         transaction: Any,
         contact_id: str,
         clock: dt.datetime | None,
-        events: list[ThresholdEvent],
+        events: list[TrackerEvent],
     ) -> ContactState | None:
         """Load a contact's state and bring its clock up to the tracker's clock."""
         state: ContactState | None = transaction.load(contact_id, self._scorer)
@@ -519,7 +518,7 @@ class Tracker:
         profile: Mapping[str, Any],
         clock: dt.datetime,
         cause: Cause,
-        events: list[ThresholdEvent],
+        events: list[TrackerEvent],
     ) -> ContactState:
         """Create a contact whose totals start from 0; events for thresholds its profile meets."""
         state = self._scorer.new_contact(contact_id, profile, clock)
@@ -534,7 +533,7 @@ class Tracker:
             raise KeyError(f"the tracker has no contact {contact_id!r}")
         return state, state.clock if clock is None else max(clock, state.clock)
 
-    def _emit(self, transaction: Any, events: list[ThresholdEvent]) -> None:
+    def _emit(self, transaction: Any, events: list[TrackerEvent]) -> None:
         if events and self._on_events is not None:
             self._on_events(transaction, events)
 
