@@ -38,6 +38,22 @@ def run_cli(
     )
 
 
+def run_console_script(
+    *arguments: str | os.PathLike[str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``leadscore`` console script, the command a user types."""
+    script = Path(sys.executable).with_name("leadscore")
+    if not script.is_file():
+        pytest.fail(f"no leadscore console script beside {sys.executable}; run pip install -e .")
+    return subprocess.run(
+        [str(script), *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def dataset(relative: str) -> Path:
     """Return a dataset file under DATA, or skip the test when it is not there."""
     path = DATA / relative

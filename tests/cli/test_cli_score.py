@@ -325,6 +325,26 @@ def test_score_bad_activity_row_skipped(
     assert "skipped 1: invalid timestamp in field 'occurred_at' (1)" in skipped.stderr
 
 
+def test_score_skipped_rows_reported_once(rules_file: Path, tmp_path: Path) -> None:
+    # Both files are read twice, and each skipped row must still be reported once.
+    contacts = write_text(tmp_path / "contacts.csv", "id,country,employees\nc-1,CZ,800\n,SK,10\n")
+    activities = write_text(
+        tmp_path / "activities.csv",
+        "contact_id,type,occurred_at,url\n"
+        "c-1,page_visit,2026-06-25T09:00:00Z,https://example.com/pricing\n"
+        "c-1,page_visit,yesterday,https://example.com/pricing\n",
+    )
+    result = run_cli(
+        "score", rules_file, "--contacts", contacts, "--activities", activities,
+        "--at", AT, "--format", "csv", "--skip-bad-rows",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("missing contact id") == 1
+    assert result.stderr.count("invalid timestamp") == 1
+    assert "WARNING" not in result.stderr
+    assert "recorded 1 activity\n" in result.stderr
+
+
 def test_score_missing_file(rules_file: Path, tmp_path: Path) -> None:
     result = run_cli("score", rules_file, "--contacts", tmp_path / "absent.csv")
     assert result.returncode == 2

@@ -42,6 +42,17 @@ class _Parser(argparse.ArgumentParser):
         )
 
 
+class _SkippedRowsFilter(logging.Filter):
+    """Drop the loaders' warning about skipped rows, which the subcommands report themselves.
+
+    Each subcommand that reads data prints the skipped rows of every file once in its
+    summary. The warning would repeat it, once per pass when a file is read twice.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and str(record.msg).startswith("skipped "))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every available subcommand registered."""
     parser = _Parser(
@@ -81,6 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else logging.DEBUG
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    loaders_logger = logging.getLogger("leadscore.loaders")
+    for existing in loaders_logger.filters:
+        if isinstance(existing, _SkippedRowsFilter):
+            loaders_logger.removeFilter(existing)
+    if args.verbose == 0:
+        loaders_logger.addFilter(_SkippedRowsFilter())
 
     console = Console()
     try:

@@ -42,9 +42,19 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.error(str(warning))
             warned = True
         rules = sum(len(engine.rules(name)) for name in engine.scorings)
-        console.print(
-            f"{path}: ok, {len(engine.scorings)} scorings, {rules} rules, {len(engine.warnings)} warnings"
+        counts = ", ".join(
+            _counted(count, noun)
+            for count, noun in (
+                (len(engine.scorings), "scoring"),
+                (rules, "rule"),
+                (len(engine.warnings), "warning"),
+            )
         )
+        console.print(f"{path}: ok, {counts}")
     if failed or (warned and args.strict):
         return 1
     return 0
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

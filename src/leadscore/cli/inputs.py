@@ -148,7 +148,8 @@ def _check_timezone(name: str) -> zoneinfo.ZoneInfo:
 def parse_at(text: str, timezone: str | None) -> dt.datetime | None:
     """Return the instant of an --at value in UTC, or None for 'latest'."""
     if text == "now":
-        return dt.datetime.now(dt.UTC)
+        # Whole seconds, so that the instant in titles and summaries reads well.
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
     if text == AT_LATEST:
         return None
     try:

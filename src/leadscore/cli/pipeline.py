@@ -17,7 +17,10 @@ With both files the run reads them in four passes:
 
 A contact without activities is scored by the engine alone. It is handed over at
 ``at`` for each threshold its profile reaches. A contact with activities is handed
-over when the tracker reports the crossing, at the instant of the crossing.
+over when the tracker reports the crossing, at the instant of the crossing. With a
+hand-over sink the tracker is that of a `leadscore.handover.HandOverPipeline` (see
+`leadscore.cli.handovers`), so ``notify once`` and the hand-over keys work as in the
+library.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ import contextlib
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 import attrs
 
+from leadscore.cli.handovers import RunHandOvers
 from leadscore.engine import Engine
-from leadscore.handover import HandOver
+from leadscore.handover import Sink
 from leadscore.loaders import (
     ActivityColumns,
     ContactColumns,
@@ -42,7 +46,7 @@ from leadscore.loaders import (
 )
 from leadscore.model import Activity, Contact
 from leadscore.scorecard import Scores
-from leadscore.tracking import ThresholdEvent, ThresholdReached, Tracker
+from leadscore.tracking import ThresholdReached, Tracker
 
 __all__ = ["Progress", "ScoredContact", "ScoringRun"]
 
@@ -76,8 +80,8 @@ class ScoringRun:
     contact id in the activities file is a contact with an empty profile. ``at`` None
     means the latest activity's instant. ``hidden_fields`` are removed from each profile
     before scoring, so rules cannot read them; the yielded contact still has them.
-    ``hand_over`` receives every hand-over. The counters and load reports are complete
-    once the iteration has ended.
+    ``handover_sink`` receives every hand-over. The counters and load reports are
+    complete once the iteration has ended.
     """
 
     def __init__(
@@ -91,7 +95,7 @@ class ScoringRun:
         at: dt.datetime | None,
         skip_bad_rows: bool = False,
         hidden_fields: Iterable[str] = (),
-        hand_over: Callable[[HandOver], None] | None = None,
+        handover_sink: Sink | None = None,
         progress: Progress | None = None,
     ) -> None:
         if contacts is None and activities is None:
@@ -104,7 +108,7 @@ class ScoringRun:
         self.at = at
         self.skip_bad_rows = skip_bad_rows
         self.hidden_fields = frozenset(hidden_fields)
-        self.hand_over = hand_over
+        self._handovers = None if handover_sink is None else RunHandOvers(engine, handover_sink)
         self.progress = progress or _no_progress
 
         self.contacts_report = LoadReport()
@@ -114,6 +118,7 @@ class ScoringRun:
         self.activities_after_at = 0
         self.activities_of_unknown_contacts = 0
         self.handovers = 0
+        self.crossings_skipped = 0
 
     # ---------------------------------------------------------------- reading
 
@@ -151,6 +156,18 @@ class ScoringRun:
             return self._activities_only()
         return self._contacts_and_activities()
 
+    def _new_tracker(self) -> Tracker:
+        """Return a tracker, the hand-over pipeline's when there is a sink."""
+        if self._handovers is None:
+            return Tracker(self.engine, history_limit=0)
+        return self._handovers.new_tracker()
+
+    def _close(self, tracker: Tracker) -> None:
+        if self._handovers is not None:
+            self._handovers.close()
+        else:
+            tracker.close()
+
     def _contacts_only(self) -> Iterator[ScoredContact]:
         at = self.at if self.at is not None else dt.datetime.now(dt.UTC)
         self.at = at
@@ -163,7 +180,7 @@ class ScoringRun:
                 yield ScoredContact(contact, scores)
 
     def _activities_only(self) -> Iterator[ScoredContact]:
-        tracker = Tracker(self.engine, history_limit=0)
+        tracker = self._new_tracker()
         try:
             registered: set[str] = set()
             latest = self._record(
@@ -179,7 +196,7 @@ class ScoringRun:
                         advance(_PROGRESS_STEP)
                     yield ScoredContact(Contact(contact_id), scores)
         finally:
-            tracker.close()
+            self._close(tracker)
 
     def _contacts_and_activities(self) -> Iterator[ScoredContact]:
         active = self._active_contact_ids()
@@ -192,7 +209,7 @@ class ScoringRun:
                     advance(_PROGRESS_STEP)
         del active
 
-        tracker = Tracker(self.engine, history_limit=0)
+        tracker = self._new_tracker()
         try:
             registered: set[str] = set()
             latest = self._record(tracker, self._read_activities(None), profiles, registered)
@@ -212,7 +229,7 @@ class ScoringRun:
                         advance(_PROGRESS_STEP)
                     yield ScoredContact(contact, scores)
         finally:
-            tracker.close()
+            self._close(tracker)
 
     def _active_contact_ids(self) -> set[str]:
         """Read the activities once for the ids of contacts with activities at or before ``at``."""
@@ -235,10 +252,15 @@ class ScoringRun:
     def _score_without_activities(self, contact: Contact, at: dt.datetime) -> Scores:
         scoring_contact = self._scoring_contact(contact)
         scores = self.engine.score(scoring_contact, (), at=at)
-        if self.hand_over is not None:
+        handovers = self._handovers
+        if handovers is not None:
+            queued = False
             for card in scores.values():
                 for threshold in card.thresholds_reached:
-                    self._deliver(HandOver.from_score_card(scoring_contact, card, threshold))
+                    handovers.add(scoring_contact, card, threshold)
+                    queued = True
+            if queued:
+                self.handovers += handovers.deliver_pending()
         return scores
 
     # ---------------------------------------------------------------- the tracker
@@ -272,7 +294,6 @@ class ScoringRun:
                             continue
                         # Only this contact's state changes, so the pending batch may wait.
                         self._handle(
-                            tracker,
                             tracker.update_profile(
                                 contact_id, contact.profile, at=activity.occurred_at
                             ),
@@ -283,12 +304,12 @@ class ScoringRun:
                 if latest is None or activity.occurred_at > latest:
                     latest = activity.occurred_at
                 if len(batch) >= _BATCH:
-                    self._handle(tracker, tracker.record_many(batch))
+                    self._handle(tracker.record_many(batch))
                     self.activities_recorded += len(batch)
                     advance(len(batch))
                     batch.clear()
             if batch:
-                self._handle(tracker, tracker.record_many(batch))
+                self._handle(tracker.record_many(batch))
                 self.activities_recorded += len(batch)
                 advance(len(batch))
         return latest
@@ -297,7 +318,7 @@ class ScoringRun:
         """Move the tracker to ``at``, so that expiries up to then take effect."""
         if self.at is None:
             self.at = latest if latest is not None else dt.datetime.now(dt.UTC)
-        self._handle(tracker, tracker.advance(self.at))
+        self._handle(tracker.advance(self.at))
         logger.info(
             "recorded %d activities of %d contacts up to %s",
             self.activities_recorded,
@@ -305,16 +326,14 @@ class ScoringRun:
             self.at.isoformat(),
         )
 
-    def _handle(self, tracker: Tracker, events: list[ThresholdEvent]) -> None:
-        """Hand over each threshold reached, with the profile the tracker holds."""
-        if self.hand_over is None:
+    def _handle(self, events: Sequence[object]) -> None:
+        """Deliver the hand-overs that the pipeline queued for the events of a tracker call."""
+        handovers = self._handovers
+        if handovers is None:
             return
-        for event in events:
-            if isinstance(event, ThresholdReached):
-                contact = Contact(event.contact_id, tracker.profile(event.contact_id))
-                self._deliver(HandOver.from_score_card(contact, event.card, event.threshold))
-
-    def _deliver(self, handover: HandOver) -> None:
-        assert self.hand_over is not None
-        self.hand_over(handover)
-        self.handovers += 1
+        crossings = sum(isinstance(event, ThresholdReached) for event in events)
+        if crossings:
+            delivered = handovers.deliver_pending()
+            self.handovers += delivered
+            # The pipeline queues every crossing except the repeats that notify once skips.
+            self.crossings_skipped += crossings - delivered

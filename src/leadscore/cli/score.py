@@ -8,7 +8,7 @@ import csv
 import heapq
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,7 +26,7 @@ from leadscore.cli.inputs import (
 from leadscore.cli.output import open_output
 from leadscore.cli.pipeline import Progress, ScoredContact, ScoringRun
 from leadscore.engine import Engine
-from leadscore.handover import FileSink, HandOver, escape_csv_cell
+from leadscore.handover import FileSink, escape_csv_cell
 from leadscore.scorecard import ScoreCard
 
 __all__ = ["add_parser", "reasons", "run"]
@@ -88,8 +88,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     output.add_argument(
         "--handover",
         metavar="FILE",
-        help="append every hand-over (a contact reaching a threshold) to FILE: JSON Lines "
-        "for .jsonl, CSV for .csv",
+        help="append every hand-over (a contact reaching a threshold upward; under notify "
+        "once only its first crossing) to FILE: JSON Lines for .jsonl, CSV for .csv",
     )
     return parser
 
@@ -129,7 +129,6 @@ def _score(args: argparse.Namespace, console: Console) -> int:
     at = parse_at(args.at, args.timezone)
 
     sink = None if args.handover is None else _file_sink(args.handover)
-    hand_over: Callable[[HandOver], None] | None = None if sink is None else sink.deliver
 
     # A progress display would garble rows printed to the same terminal while it runs.
     shows_rows_live = args.output is None and args.top is None
@@ -143,7 +142,7 @@ def _score(args: argparse.Namespace, console: Console) -> int:
         activity_options=activity_options,
         at=at,
         skip_bad_rows=args.skip_bad_rows,
-        hand_over=hand_over,
+        handover_sink=sink,
         progress=progress,
     )
     diagnostics: collections.Counter[tuple[str, str, str, str]] = collections.Counter()
@@ -188,6 +187,8 @@ def _file_sink(path: str) -> FileSink:
         raise InputError(f"--handover: {path!r} needs a .jsonl or .csv suffix")
     if not Path(path).parent.is_dir():
         raise InputError(f"--handover: the folder {str(Path(path).parent)!r} does not exist")
+    if Path(path).is_dir():
+        raise InputError(f"--handover: {path!r} is a folder; give the path of a file")
     try:
         return FileSink(path)
     except ValueError as error:
@@ -319,7 +320,8 @@ def _report(
 ) -> None:
     """Write what the run did to stderr: counts, levels, skipped rows, hand-overs, diagnostics."""
     at = scoring_run.at.isoformat() if scoring_run.at is not None else "now"
-    console.error(f"scored {scoring_run.contacts_scored:,} contacts as of {at}")
+    scored = _counted(scoring_run.contacts_scored, "contact", "contacts")
+    console.error(f"scored {scored} as of {at}")
     for name, counts in levels.items():
         parts = [f"{level} {count:,}" for level, count in counts.items() if level is not None]
         parts.append(f"no level {counts[None]:,}")
@@ -332,7 +334,8 @@ def _report(
     if args.activities is not None:
         if args.skip_bad_rows or scoring_run.activities_report.rows_skipped:
             console.error(f"{args.activities}: {scoring_run.activities_report.summary()}")
-        console.error(f"recorded {scoring_run.activities_recorded:,} activities")
+        recorded = _counted(scoring_run.activities_recorded, "activity", "activities")
+        console.error(f"recorded {recorded}")
         if scoring_run.activities_after_at:
             console.error(
                 f"ignored {scoring_run.activities_after_at:,} activities after {at} (--at)"
@@ -343,7 +346,11 @@ def _report(
                 f"contacts that are not in {args.contacts}"
             )
     if args.handover is not None:
-        console.error(f"wrote {scoring_run.handovers:,} hand-overs to {args.handover}")
+        written = _counted(scoring_run.handovers, "hand-over", "hand-overs")
+        console.error(f"wrote {written} to {args.handover}")
+        if scoring_run.crossings_skipped:
+            skipped = _counted(scoring_run.crossings_skipped, "repeat crossing", "repeat crossings")
+            console.error(f"skipped {skipped} (notify once)")
 
     if diagnostics:
         console.error(
@@ -359,3 +366,7 @@ def _report(
         scoring_run.contacts_scored,
         scoring_run.handovers,
     )
+
+
+def _counted(count: int, singular: str, plural: str) -> str:
+    return f"{count:,} {singular if count == 1 else plural}"
