@@ -267,3 +267,22 @@ def test_parse_instant_rejects(value: object, time_format: str | None) -> None:
         parse_instant(value, time_format)
     assert caught.value.reason == "invalid timestamp"
     assert caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("2019-13-01 00:00:04 UTC", "month must be in 1..12"),
+        ("2019-02-30T10:00Z", "day is out of range for month"),
+        ("2019-10-01T25:00Z", "hour must be in 0..23"),
+    ],
+)
+def test_parse_instant_names_the_part_out_of_range(value: str, problem: str) -> None:
+    with pytest.raises(ConversionError) as caught:
+        parse_instant(value, None)
+    assert str(caught.value).startswith(f"invalid timestamp {value!r}: {problem}")
+
+
+def test_convert_date_names_the_part_out_of_range() -> None:
+    with pytest.raises(ConversionError, match=r"month must be in 1\.\.12"):
+        convert("2024-13-01", "date", text_cells=True, infer_types=True, list_separator=";")

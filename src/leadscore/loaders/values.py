@@ -256,8 +256,9 @@ def _to_date(value: Any, list_separator: str) -> dt.date:
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
+        except ValueError as error:
+            # The layout is right, so the calendar is what is wrong: say which part.
+            raise _invalid(value, "date", str(error)) from None
     raise _invalid(value, "date", "expected an ISO 8601 date such as 2024-03-31")
 
 
@@ -269,8 +270,8 @@ def _to_datetime(value: Any, list_separator: str) -> dt.datetime:
     if isinstance(value, str) and _ISO_INSTANT.fullmatch(value):
         try:
             return _parse_iso_datetime(value)
-        except ValueError:
-            pass
+        except ValueError as error:
+            raise _invalid(value, "datetime", str(error)) from None
     if isinstance(value, str):
         raise _invalid(value, "datetime", "expected ISO 8601 such as 2024-03-31T14:05:00+02:00")
     raise _wrong_kind(value, "datetime")
@@ -336,8 +337,13 @@ def _parse_iso_instant(text: str) -> dt.datetime:
     if _ISO_INSTANT.fullmatch(text) is not None:
         try:
             return _parse_iso_datetime(text)
-        except ValueError:
-            pass
+        except ValueError as error:
+            # The layout is ISO 8601, so a part is out of range, such as month 13.
+            raise ConversionError(
+                f"invalid timestamp {show(text)}: {error}",
+                reason="invalid timestamp",
+                hint="fix the value; the layout is right but the date or time does not exist",
+            ) from None
     raise ConversionError(
         f"invalid timestamp {show(text)}: expected ISO 8601 such as 2024-03-31T14:05:00+02:00",
         reason="invalid timestamp",
