@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import email
+import email.policy
+import re
 import socket
 from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import formataddr
 from typing import Any
 
+import attrs
 import pytest
 from handover_helpers import (
     LOCALHOST,
@@ -20,6 +27,7 @@ from handover_helpers import (
 from leadscore.errors import DeliveryError
 from leadscore.handover import EmailSink, HandOver
 from leadscore.model import Contact
+from leadscore.scorecard import Threshold
 
 SENDER = "Leadscore <leadscore@example.com>"
 SALES = ["sales@example.com", "Team Lead <lead@example.com>"]
@@ -132,6 +140,247 @@ def test_crlf_in_profile_adds_no_header(start_smtp_server: Callable[..., SMTPSer
     assert message["Subject"] == "Hot lead: Ann  Bcc: x@example.com X-Evil: 1"
     header_block = mail.content.split(b"\r\n\r\n", 1)[0]
     assert not any(line.startswith(b"Bcc") for line in header_block.split(b"\r\n"))
+
+
+def encoded_word(charset: str, encoding: str, text: str) -> str:
+    """Return ``text`` as one RFC 2047 encoded word, written the way an attacker would."""
+    data = text.encode("utf-8")
+    if encoding.lower() == "b":
+        payload = base64.b64encode(data).decode("ascii")
+    else:
+        pieces = []
+        for byte in data:
+            if chr(byte).isalnum():
+                pieces.append(chr(byte))
+            elif byte == 0x20:
+                pieces.append("_")
+            else:
+                pieces.append(f"={byte:02X}")
+        payload = "".join(pieces)
+    return f"=?{charset}?{encoding}?{payload}?="
+
+
+# Values that decode to a CR LF and an extra header when a reader treats them as
+# encoded words. Each short one fits in one encoded word when sent, and each long one
+# needs two.
+SHORT_ENCODED_WORD_VALUES = [
+    "=?utf-8?q?Ann=0D=0ABcc:_x@example.com?=",
+    encoded_word("utf-8", "b", "\r\nBcc: x@example.com"),
+    encoded_word("UTF-8", "B", "\r\nBcc: x@example.com"),
+    "=?iso-8859-1?q?Ann=0D=0ABcc:_x@example.com?=",
+]
+LONG_ENCODED_WORD_VALUES = [
+    "Ann " + encoded_word("utf-8", "q", "\nCc: y@example.com") + " Example",
+    "=?utf-8?q?Ann?= =?utf-8?q?=0D=0ABcc:_x@example.com?=",
+]
+ENCODED_WORD_VALUES = SHORT_ENCODED_WORD_VALUES + LONG_ENCODED_WORD_VALUES
+
+
+def received(mail: Any) -> EmailMessage:
+    parsed = email.message_from_bytes(mail.content, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def raw_field(content: bytes, name: bytes) -> list[bytes]:
+    """Return the raw lines of header ``name``: its first line and its continuation lines."""
+    header_block = content.split(b"\r\n\r\n", 1)[0]
+    lines = header_block.split(b"\r\n")
+    prefix = name.lower() + b":"
+    for index, line in enumerate(lines):
+        if line.lower().startswith(prefix):
+            field = [line]
+            for continuation in lines[index + 1 :]:
+                if continuation[:1] not in (b" ", b"\t"):
+                    break
+                field.append(continuation)
+            return field
+    raise AssertionError(f"no {name!r} header in {header_block!r}")
+
+
+def assert_no_bare_line_breaks(content: bytes, name: bytes) -> None:
+    header_block = content.split(b"\r\n\r\n", 1)[0]
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", header_block) is None
+    for line in raw_field(content, name):
+        assert b"\r" not in line
+        assert b"\n" not in line
+        assert len(line) <= 998
+
+
+@pytest.mark.parametrize("value", ENCODED_WORD_VALUES)
+def test_encoded_word_in_subject_stays_literal(
+    start_smtp_server: Callable[..., SMTPServer], value: str
+) -> None:
+    server = start_smtp_server()
+    handover = make_handover(contact=Contact("c-1", {"name": value}))
+
+    plain_sink(server.port, subject="Hot lead: ${profile.name}").deliver(handover)
+
+    (mail,) = server.handler.mails
+    message = received(mail)
+    assert mail.rcpt_tos == ["sales@example.com", "lead@example.com"]
+    assert message["Bcc"] is None
+    assert message["Cc"] is None
+    assert message["Subject"] == f"Hot lead: {value}"
+    assert_no_bare_line_breaks(mail.content, b"Subject")
+
+
+@pytest.mark.parametrize("value", ENCODED_WORD_VALUES)
+def test_encoded_word_in_names_stays_literal(
+    start_smtp_server: Callable[..., SMTPServer], value: str
+) -> None:
+    # Contact id, scoring, threshold and level are hand-over text as well.
+    server = start_smtp_server()
+    handover = make_handover(
+        contact=Contact(value, {"name": "Ann"}),
+        scoring=value,
+        threshold=Threshold(value, 100),
+        level=value,
+    )
+
+    plain_sink(server.port, subject="${contact_id}|${scoring}|${threshold}|${level}").deliver(
+        handover
+    )
+
+    (mail,) = server.handler.mails
+    message = received(mail)
+    assert message["Bcc"] is None
+    assert message["Cc"] is None
+    assert message["Subject"] == f"{value}|{value}|{value}|{value}"
+    assert_no_bare_line_breaks(mail.content, b"Subject")
+
+
+@pytest.mark.parametrize("value", ENCODED_WORD_VALUES)
+def test_encoded_word_in_key_stays_literal(
+    start_smtp_server: Callable[..., SMTPServer], handover: HandOver, value: str
+) -> None:
+    # A hand-over read back with HandOver.from_dict may carry any non-empty key.
+    server = start_smtp_server()
+
+    plain_sink(server.port).deliver(attrs.evolve(handover, key=value))
+
+    (mail,) = server.handler.mails
+    message = received(mail)
+    assert message["Bcc"] is None
+    assert message["Cc"] is None
+    assert message["X-Leadscore-Key"] == value
+    assert "=?" not in message["Message-ID"]
+    assert_no_bare_line_breaks(mail.content, b"X-Leadscore-Key")
+    assert_no_bare_line_breaks(mail.content, b"Message-ID")
+
+
+def deliver_to_owner(server: SMTPServer, owner_name: str) -> tuple[Any, EmailMessage]:
+    contact = Contact("c-1", {"owner_name": owner_name, "owner_email": "owner@example.com"})
+    sink = plain_sink(
+        server.port,
+        recipients=lambda h: formataddr((h.profile["owner_name"], h.profile["owner_email"])),
+    )
+
+    sink.deliver(make_handover(contact=contact))
+
+    (mail,) = server.handler.mails
+    return mail, received(mail)
+
+
+@pytest.mark.parametrize("value", SHORT_ENCODED_WORD_VALUES)
+def test_encoded_word_in_owner_name_stays_literal(
+    start_smtp_server: Callable[..., SMTPServer], value: str
+) -> None:
+    server = start_smtp_server()
+
+    mail, message = deliver_to_owner(server, value)
+
+    assert mail.rcpt_tos == ["owner@example.com"]
+    assert message["Bcc"] is None
+    assert message["Cc"] is None
+    (owner,) = message["To"].addresses
+    assert owner.display_name == value
+    assert owner.addr_spec == "owner@example.com"
+    assert_no_bare_line_breaks(mail.content, b"To")
+
+
+@pytest.mark.parametrize("value", LONG_ENCODED_WORD_VALUES)
+def test_long_owner_name_adds_no_header(
+    start_smtp_server: Callable[..., SMTPServer], value: str
+) -> None:
+    server = start_smtp_server()
+
+    mail, message = deliver_to_owner(server, value)
+
+    assert mail.rcpt_tos == ["owner@example.com"]
+    assert message["Bcc"] is None
+    assert message["Cc"] is None
+    (owner,) = message["To"].addresses
+    # Python's email parser puts a space between two encoded words in a display name,
+    # where RFC 2047 readers join them, so only the spaces may differ.
+    assert owner.display_name.replace(" ", "") == value.replace(" ", "")
+    assert owner.addr_spec == "owner@example.com"
+    assert_no_bare_line_breaks(mail.content, b"To")
+
+
+def test_compose_keeps_encoded_word_literal() -> None:
+    value = ENCODED_WORD_VALUES[0]
+    handover = make_handover(contact=Contact("c-1", {"name": value}))
+    sink = plain_sink(free_port(), subject="Hot lead: ${profile.name}")
+
+    message = sink.compose(handover)
+
+    assert message["Subject"] == f"Hot lead: {value}"
+    assert message["Bcc"] is None
+    assert b"\r\nBcc" not in message.as_bytes()
+
+
+def test_non_ascii_name_reads_back(start_smtp_server: Callable[..., SMTPServer]) -> None:
+    server = start_smtp_server()
+    name = "Zoë Šťastná"
+    contact = Contact("c-1", {"name": name, "owner_email": "owner@example.com"})
+    sink = plain_sink(
+        server.port,
+        subject="Hot lead: ${profile.name}",
+        recipients=lambda h: f"{h.profile['name']} <{h.profile['owner_email']}>",
+    )
+
+    sink.deliver(make_handover(contact=contact))
+
+    (mail,) = server.handler.mails
+    message = received(mail)
+    assert message["Subject"] == "Hot lead: Zoë Šťastná"
+    (owner,) = message["To"].addresses
+    assert owner.display_name == name
+    assert_no_bare_line_breaks(mail.content, b"Subject")
+    assert_no_bare_line_breaks(mail.content, b"To")
+
+
+def test_long_non_ascii_subject_reads_back(
+    start_smtp_server: Callable[..., SMTPServer],
+) -> None:
+    # Long enough for several encoded words, which RFC 2047 limits to 75 characters.
+    server = start_smtp_server()
+    name = " ".join(["Zoë Šťastná"] * 12) + "  =?x?"
+    handover = make_handover(contact=Contact("c-1", {"name": name}))
+
+    plain_sink(server.port, subject="Hot lead: ${profile.name}").deliver(handover)
+
+    (mail,) = server.handler.mails
+    assert received(mail)["Subject"] == f"Hot lead: {name}"
+    subject_lines = raw_field(mail.content, b"Subject")
+    assert len(subject_lines) > 1
+    # RFC 2047 limits a line with encoded words to 76 characters.
+    assert all(len(line) <= 76 for line in subject_lines)
+
+
+def test_chosen_address_with_encoded_word_is_permanent(
+    start_smtp_server: Callable[..., SMTPServer],
+) -> None:
+    server = start_smtp_server()
+    contact = Contact("c-1", {"owner_email": "=?utf-8?q?x=0D=0A?=@example.com"})
+    sink = plain_sink(server.port, recipients=lambda h: h.profile["owner_email"])
+
+    with pytest.raises(DeliveryError) as caught:
+        sink.deliver(make_handover(contact=contact))
+
+    assert caught.value.retryable is False
+    assert server.handler.mails == []
 
 
 def test_recipients_chosen_per_handover(
@@ -316,6 +565,8 @@ def test_silent_server_times_out(handover: HandOver) -> None:
         ({"recipients": ["a@example.com\nBcc: b@example.com"]}, "line break"),
         ({"recipients": []}, "at least one"),
         ({"sender": "two@example.com, three@example.com"}, "exactly one"),
+        ({"sender": "=?utf-8?q?a?=@example.com"}, "not a valid"),
+        ({"recipients": ["=?utf-8?q?a?=@example.com"]}, "not a valid"),
         ({"username": "only-user"}, "both username and password"),
         ({"security": "tls"}, "security must be"),
     ],

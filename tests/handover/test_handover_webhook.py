@@ -25,6 +25,7 @@ from leadscore.handover import (
     HandOver,
     MemoryOutbox,
     WebhookSink,
+    sign_body,
     verify_signature,
 )
 from leadscore.handover.webhook import parse_retry_after
@@ -91,6 +92,65 @@ def test_unsigned_webhook_has_no_signature(
     webhook(http_server.url, secret=None).deliver(handover)
 
     assert "X-Leadscore-Signature" not in http_server.requests[0].headers
+
+
+def test_verify_signature_missing_header_is_false(
+    http_server: RecordingHTTPServer, handover: HandOver
+) -> None:
+    # A receiver passes None when the header is absent, as http.server's headers.get does.
+    webhook(http_server.url, secret=None).deliver(handover)
+    request = http_server.requests[0]
+
+    assert (
+        verify_signature(SECRET, request.body, request.headers.get("X-Leadscore-Signature"))
+        is False
+    )
+
+
+SIGNED_BODY = b'{"type":"leadscore.handover","timestamp":1780000000}'
+VALID_SIGNATURE = sign_body(SECRET, SIGNED_BODY)
+VALID_HEX = VALID_SIGNATURE.removeprefix("sha256=")
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        "",
+        "sha256=",
+        "sha256=\u00e9",
+        "sha256=" + "\u00e9" * 64,
+        VALID_SIGNATURE[:-1] + "\u00e9",
+        VALID_SIGNATURE.encode("ascii")[:-1] + b"\xff",
+        b"\xff\xfe",
+        VALID_HEX,
+        "sha1=" + VALID_HEX,
+        "sha512=" + VALID_HEX,
+        "SHA256=" + VALID_HEX,
+        VALID_SIGNATURE[:-1],
+        VALID_SIGNATURE + "0",
+        VALID_SIGNATURE + ",sha256=" + VALID_HEX,
+        "sha256=" + "0" * 64,
+        "sha256=not-hex",
+        "sha256 = " + VALID_HEX,
+    ],
+)
+def test_verify_signature_rejects_bad_value(signature: str | bytes | None) -> None:
+    assert verify_signature(SECRET, SIGNED_BODY, signature) is False
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        VALID_SIGNATURE,
+        VALID_SIGNATURE.encode("ascii"),
+        f" {VALID_SIGNATURE}\t",
+        f" {VALID_SIGNATURE} ".encode("ascii"),
+    ],
+)
+def test_verify_signature_accepts_text_or_bytes(signature: str | bytes) -> None:
+    assert verify_signature(SECRET, SIGNED_BODY, signature) is True
+    assert verify_signature(SECRET.encode("utf-8"), SIGNED_BODY, signature) is True
 
 
 def test_extra_headers_are_sent(http_server: RecordingHTTPServer, handover: HandOver) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 import smtplib
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from email import policy
+from email.charset import Charset
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import formataddr, formatdate, getaddresses
 from typing import Final, Literal
 
@@ -50,9 +54,25 @@ ${breakdown}
 # and hard to check.
 _ADDRESS: Final = re.compile(r"[^@\s,;:<>()\[\]\"\\]+@[^@\s,;:<>()\[\]\"\\]+")
 
-# RFC 5322 allows lines of up to 998 characters. The default of 78 makes the email
-# package fold the 64-character key onto a line of its own, and a parser then reads
-# the header value back with a leading space.
+# "=?" starts an RFC 2047 encoded word. RFC 2047 forbids encoded words in an address,
+# but Python's email parser decodes them there too, so an address with "=?" is rejected.
+_ENCODED_WORD_START: Final = "=?"
+
+# Message-ID keeps the hand-over key when it is made of these characters. Any other key
+# is replaced by its sha256 hex digest, which is as stable across retries.
+_MESSAGE_ID_KEY: Final = re.compile(r"[0-9A-Za-z._-]+")
+
+# RFC 2047 limits a line with an encoded word to 76 characters, and RFC 5322 limits
+# any line to 998.
+_FOLD_LENGTH: Final = 76
+_MAX_LINE_LENGTH: Final = 998
+
+# RFC 2047: an encoded word is at most 75 characters long.
+_MAX_ENCODED_WORD: Final = 75
+_UTF8: Final = Charset("utf-8")
+
+# RFC 5322 allows lines of up to 998 characters. _Header folds the headers built here
+# itself, so this limit applies to the MIME headers that the email package adds.
 _POLICY: Final = policy.SMTP.clone(max_line_length=998)
 
 Security = Literal["starttls", "ssl", "none"]
@@ -68,8 +88,11 @@ class EmailSink:
     ``security`` is ``"starttls"`` (upgrade a plain connection, port 587 by default),
     ``"ssl"`` (TLS from the start with `smtplib.SMTP_SSL`, port 465) or ``"none"``
     (port 25). Subject and bodies are `HandOverTemplate` text; ``${breakdown}`` is a
-    table. HTML values are escaped, and every header value has its control characters
-    replaced, so a CR or LF in a profile field cannot add a header. Example::
+    table. HTML values are escaped. Every header value has its control characters
+    replaced by spaces, and text that a reader could decode as an RFC 2047 encoded word
+    is sent encoded, so a profile field cannot add a header and arrives as written. Write
+    display names in recipients as plain text, such as ``"Zoë Šťastná <z@example.com>"``,
+    because an encoded word there also arrives as written. Example::
 
         EmailSink("smtp.example.com", sender="leadscore@example.com",
                   recipients=lambda h: h.profile["owner_email"],
@@ -119,7 +142,7 @@ class EmailSink:
         self._ssl_context = ssl_context
         self._local_hostname = local_hostname
 
-        self._sender_header, self._sender_address = _parse_address(sender, "sender")
+        self._sender = _parse_address(sender, "sender")
         self._recipients = recipients
         if not callable(recipients):
             # Fixed recipients are checked now, so a typo fails at start-up, not at delivery.
@@ -148,16 +171,18 @@ class EmailSink:
         return self._compose(handover, self._recipients_for(handover))
 
     def _compose(self, handover: HandOver, recipients: Sequence[tuple[str, str]]) -> EmailMessage:
-        # policy.SMTP raises ValueError on a header value with CR or LF. one_line has
-        # already removed them, so this is a second guard, not the only one.
+        # Every header is built by _text_header or _address_header, which encode the text
+        # themselves (see _Header for the reason).
         message = EmailMessage(policy=_POLICY)
         try:
-            message["From"] = self._sender_header
-            message["To"] = ", ".join(header for header, _ in recipients)
-            message["Subject"] = one_line(self._subject.render_text(handover))
-            message["Date"] = formatdate(usegmt=True)
-            message["Message-ID"] = self._message_id(handover, recipients)
-            message["X-Leadscore-Key"] = handover.key
+            message["From"] = _address_header("From", [self._sender])
+            message["To"] = _address_header("To", recipients)
+            message["Subject"] = _text_header("Subject", self._subject.render_text(handover))
+            message["Date"] = _text_header("Date", formatdate(usegmt=True))
+            message["Message-ID"] = _text_header(
+                "Message-ID", self._message_id(handover, recipients)
+            )
+            message["X-Leadscore-Key"] = _text_header("X-Leadscore-Key", handover.key)
         except ValueError as error:
             raise DeliveryError(
                 f"could not build the e-mail headers for hand-over {handover.key}",
@@ -177,8 +202,11 @@ class EmailSink:
         # digest keeps two e-mail sinks with different recipients from sharing an id.
         addresses = "\n".join(sorted(address for _, address in recipients))
         digest = hashlib.sha256(addresses.encode("utf-8")).hexdigest()[:16]
-        domain = self._sender_address.rpartition("@")[2] or "leadscore.invalid"
-        return f"<{handover.key}.{digest}@{domain}>"
+        key = handover.key
+        if not _MESSAGE_ID_KEY.fullmatch(key):
+            key = hashlib.sha256(key.encode("utf-8")).hexdigest()
+        domain = self._sender[1].rpartition("@")[2] or "leadscore.invalid"
+        return f"<{key}.{digest}@{domain}>"
 
     def _recipients_for(self, handover: HandOver) -> list[tuple[str, str]]:
         if callable(self._recipients):
@@ -220,9 +248,7 @@ class EmailSink:
                 client.login(self._username, self._password)
 
             stage = "send"
-            refused = client.send_message(
-                message, from_addr=self._sender_address, to_addrs=recipients
-            )
+            refused = client.send_message(message, from_addr=self._sender[1], to_addrs=recipients)
         except (smtplib.SMTPException, OSError) as error:
             raise _delivery_error(error, stage, place, self._timeout) from error
         finally:
@@ -260,10 +286,11 @@ class EmailSink:
 
 
 def _parse_address(text: object, role: str) -> tuple[str, str]:
-    """Return the header form and the bare address of one e-mail address.
+    """Return the display name (empty when there is none) and the bare address of one address.
 
     Raises ValueError for anything but exactly one address without control
-    characters. The message names the role, not the address.
+    characters. The message names the role, not the address. `getaddresses` does not
+    decode encoded words, so the display name is the literal text.
     """
     if not isinstance(text, str):
         raise TypeError(f"{role} address must be text, got {type(text).__name__}")
@@ -273,9 +300,118 @@ def _parse_address(text: object, role: str) -> tuple[str, str]:
     if len(parsed) != 1:
         raise ValueError(f"{role} must be exactly one address")
     name, address = parsed[0]
-    if not _ADDRESS.fullmatch(address):
+    if not _ADDRESS.fullmatch(address) or _ENCODED_WORD_START in address:
         raise ValueError(f"{role} is not a valid e-mail address")
-    return formataddr((name, address)), address
+    return name, address
+
+
+class _Header(str):
+    """A header whose value the email package stores and writes exactly as built here.
+
+    Python's email policies (checked on 3.11.7, 3.12.1 and 3.13.0) parse a header value
+    given as text and decode any RFC 2047 encoded word in it. They then write the decoded
+    text out unencoded when it is ASCII. A profile value
+    ``=?utf-8?q?Ann=0D=0ABcc:_x@example.com?=`` thus became ``Ann``, CR LF and a ``Bcc``
+    header, and text that we encode beforehand ends the same way. The policy stores a
+    value that has a ``name`` attribute as it is and writes it with the value's ``fold``
+    method, as documented for `email.policy.EmailPolicy`. So ``str(self)`` is the text
+    that ``message[name]`` returns, and ``fold`` writes ``units``, which are already
+    encoded.
+    """
+
+    name: str
+    units: tuple[str, ...]
+
+    def __new__(cls, name: str, text: str, units: Iterable[str]) -> _Header:
+        header = super().__new__(cls, text)
+        header.name = name
+        header.units = tuple(units)
+        return header
+
+    def __getnewargs__(self) -> tuple[str, str, tuple[str, ...]]:  # type: ignore[override]
+        return self.name, str(self), self.units
+
+    def fold(self, *, policy: Policy) -> str:
+        """Return the header line: units joined by spaces, folded before a unit past 76 columns."""
+        lines = [f"{self.name}:"]
+        for index, unit in enumerate(self.units):
+            # The first unit stays on the name's line: a parser reads a value that starts
+            # on a continuation line back with a leading space.
+            if index > 0 and len(lines[-1]) + 1 + len(unit) > _FOLD_LENGTH:
+                lines.append("")
+            lines[-1] += " " + unit
+        return policy.linesep.join(lines) + policy.linesep
+
+
+def _is_plain(text: str) -> bool:
+    """Return whether ``text`` can be sent unencoded, because a reader decodes nothing in it."""
+    return (
+        text.isascii()
+        and text.isprintable()
+        and _ENCODED_WORD_START not in text
+        and text == text.strip()
+    )
+
+
+def _encoded_words(text: str, first_length: int = _MAX_ENCODED_WORD) -> list[str]:
+    """Encode ``text`` as UTF-8 encoded words of at most 75 characters each (RFC 2047).
+
+    The first word is at most ``first_length`` characters, so that it fits on the line
+    with the header name. A reader joins adjacent encoded words without the spaces
+    between them, and never decodes the decoded text a second time.
+    """
+    lengths = itertools.chain([first_length], itertools.repeat(_MAX_ENCODED_WORD))
+    words = _UTF8.header_encode_lines(text, lengths)
+    return [word for word in words if word is not None]
+
+
+def _first_line_room(name: str) -> int:
+    """Return how many characters fit after ``name: `` on the first line of a header."""
+    return min(_MAX_ENCODED_WORD, _FOLD_LENGTH - len(name) - 2)
+
+
+def _text_header(name: str, text: str) -> _Header:
+    """Build an unstructured header that shows ``text`` with control characters as spaces.
+
+    Text that is not plain ASCII, contains ``=?``, starts or ends with a space, or does
+    not fit on one line is sent as encoded words, so a reader decodes exactly ``text``.
+    """
+    text = one_line(text)
+    if _is_plain(text) and len(name) + 2 + len(text) <= _MAX_LINE_LENGTH:
+        return _Header(name, text, [text])
+    return _Header(name, text, _encoded_words(text, _first_line_room(name)))
+
+
+def _address_header(name: str, addresses: Sequence[tuple[str, str]]) -> _Header:
+    """Build an address header from (display name, address) pairs from `_parse_address`.
+
+    A display name that is not plain ASCII is sent as encoded words (RFC 2047 allows them
+    in a display name), so a reader decodes exactly the given name.
+
+    NOTE: RFC 2047 readers join adjacent encoded words, but Python's email parser (3.11.7,
+    3.12.1 and 3.13.0) puts a space between them in a display name. A name longer than one encoded
+    word (about 45 bytes of UTF-8) then reads back there with an extra space.
+    """
+    display_texts = []
+    units: list[str] = []
+    for position, (display_name, address) in enumerate(addresses):
+        username, _, domain = address.rpartition("@")
+        display_texts.append(
+            str(Address(display_name=display_name, username=username, domain=domain))
+        )
+
+        quoted = formataddr((display_name, address))
+        if not display_name:
+            address_units = [address]
+        elif _is_plain(display_name) and len(name) + 3 + len(quoted) <= _MAX_LINE_LENGTH:
+            address_units = [quoted]
+        else:
+            room = _first_line_room(name) if position == 0 else _MAX_ENCODED_WORD
+            address_units = [*_encoded_words(display_name, room), f"<{address}>"]
+        if position < len(addresses) - 1:
+            address_units[-1] += ","
+        units.extend(address_units)
+    return _Header(name, ", ".join(display_texts), units)
 
 
 def _close_quietly(client: smtplib.SMTP) -> None:

@@ -166,15 +166,33 @@ def sign_body(secret: str | bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str | bytes, body: bytes, signature: str) -> bool:
+def verify_signature(secret: str | bytes, body: bytes, signature: str | bytes | None) -> bool:
     """Return whether ``signature`` is the header value `sign_body` makes, in constant time.
 
-    For receivers. Also check the body's ``timestamp`` against your clock to reject
-    replays. Example::
+    For receivers. ``signature`` is the ``X-Leadscore-Signature`` value as text or bytes,
+    with surrounding spaces and tabs ignored. A missing header (None), a value with
+    non-ASCII characters, a malformed value or one without the ``sha256=`` prefix returns
+    False and never raises. Also check the body's ``timestamp`` against your clock to
+    reject replays. Example::
 
-        ok = verify_signature(secret, request.body, request.headers["X-Leadscore-Signature"])
+        ok = verify_signature(secret, request.body, request.headers.get("X-Leadscore-Signature"))
     """
-    return hmac.compare_digest(sign_body(secret, body), signature)
+    if isinstance(signature, str):
+        if not signature.isascii():
+            return False
+        received = signature.encode("ascii")
+    elif isinstance(signature, bytes):
+        received = signature
+    else:
+        return False
+
+    # RFC 9110 field values have no leading or trailing spaces or tabs, but some servers
+    # pass them on.
+    received = received.strip(b" \t")
+    expected = sign_body(secret, body).encode("ascii")
+    # compare_digest does not stop at the first differing byte. Values of another length
+    # return early, which shows only the length of a valid signature, and that is public.
+    return hmac.compare_digest(expected, received)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
