@@ -17,6 +17,7 @@ so tracebacks and debuggers show the generated lines.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import linecache
 from collections.abc import Callable
@@ -38,6 +39,18 @@ _serial = itertools.count(1)
 
 # Classes for which Python's own operators already follow the language's rules.
 _NUMBER_CLASSES = frozenset({int, float})
+
+# The first and last instants `datetime` can represent.
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def _shifted(instant: dt.datetime, delta: dt.timedelta) -> dt.datetime | None:
+    """Return ``instant + delta``, or None when that is outside the range of `datetime`."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return None
 
 
 @attrs.frozen
@@ -260,9 +273,17 @@ class _Generator:
         if validity.kind == "until":
             return self.const(validity.until)
         assert validity.duration is not None
-        if validity.duration.unit in EXACT_UNITS:
-            return f"o + {self.const(validity.duration.as_timedelta())}"
-        return f"_runtime.expiry(o, {self.const(validity)}, _tz)"
+        checked = f"_runtime.expiry(o, {self.const(validity)}, _tz)"
+        if validity.duration.unit not in EXACT_UNITS:
+            return checked
+        length = validity.duration.as_timedelta()
+        # Before `last_safe`, `o + length` cannot overflow, so only activities in the last
+        # stretch of year 9999 pay for the checked call, which gives None for an expiry
+        # past the end of datetime. The extra day covers a wall clock ahead of UTC.
+        last_safe = _shifted(_LATEST, -(length + runtime.DAY))
+        if last_safe is None:
+            return checked
+        return f"(o + {self.const(length)} if o < {self.const(last_safe)} else {checked})"
 
     def _aggregate_match(self, aggregate: ast.Aggregate) -> list[str]:
         self.rule = self.aggregate_rule[id(aggregate)]
@@ -350,8 +371,12 @@ class _Generator:
     def _activity_total(self, rule: ProgramRule, into: str) -> list[str]:
         """Add up the valid awards of an ``on`` rule and add its capped points to ``into``."""
         index = rule.index
+        # Only an `expire after` can give None, for an expiry past the end of datetime.
+        unexpired = "(e is None or at < e)" if rule.validity.kind == "after" else "at < e"
         valid = (
-            "a.occurred_at <= at" if rule.validity.kind == "never" else "a.occurred_at <= at < e"
+            "a.occurred_at <= at"
+            if rule.validity.kind == "never"
+            else f"a.occurred_at <= at and {unexpired}"
         )
         if rule.decay is None and rule.validity.kind == "never":
             # Every award is worth the rule's points, so counting them is enough; when the
@@ -371,7 +396,7 @@ class _Generator:
                 "    n = 0",
                 "    if prefiltered:",
                 f"        for a, e in awards[{index}]:",
-                "            if at < e:",
+                f"            if {unexpired}:",
                 "                n += 1",
                 "    else:",
                 f"        for a, e in awards[{index}]:",
@@ -417,7 +442,17 @@ class _Generator:
             lower = "None"
         elif aggregate.within.unit in EXACT_UNITS:
             # For exact units, "at < occurred_at + within" is "occurred_at > at - within".
-            lower = f"at - {self.const(aggregate.within.as_timedelta())}"
+            length = aggregate.within.as_timedelta()
+            checked = f"_runtime.window_start(at, {self.const(aggregate.within)}, _tz)"
+            # From `first_safe` on, `at - length` cannot underflow. Before it, the checked
+            # call gives None (no lower bound) when the bound would be before year 1.
+            first_safe = _shifted(_EARLIEST, length + runtime.DAY)
+            if first_safe is None:
+                lower = checked
+            else:
+                lower = (
+                    f"(at - {self.const(length)} if at >= {self.const(first_safe)} else {checked})"
+                )
         else:
             entries = (
                 f"_runtime.calendar_window({entries}, {self.const(aggregate.within)}, _tz, at)"

@@ -8,17 +8,15 @@ can serve many threads.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from leadscore.compiler import CompiledScoring, compile_scoring
-from leadscore.config import rule_file_from_config
+from leadscore.config import program_from_config, read_config_file
 from leadscore.errors import ConfigError, Problem
 from leadscore.evaluation import (
     activity_rule_result,
@@ -141,7 +139,7 @@ class Engine:
                 "rules": {"Pricing page": 'on page_visit where activity.url glob "*/pricing*" award 5'},
             }}})
         """
-        program = check(rule_file_from_config(config))
+        program = program_from_config(config)
         return cls(program, default_timezone=default_timezone, evaluator=evaluator)
 
     # ---------------------------------------------------------------- description
@@ -364,23 +362,12 @@ def load(
     PyYAML); every other suffix, such as ``.lead``, is read as rule text.
     """
     file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix == ".toml":
-        with file.open("rb") as stream:
-            config: Any = tomllib.load(stream)
-    elif suffix == ".json":
-        config = json.loads(file.read_text("utf-8"))
-    elif suffix in (".yaml", ".yml"):
-        try:
-            import yaml  # type: ignore[import-untyped]
-        except ImportError:
-            raise ConfigError(f"{file} is YAML, which needs PyYAML: pip install pyyaml") from None
-        config = yaml.safe_load(file.read_text("utf-8"))
-    else:
+    if file.suffix.lower() not in (".toml", ".json", ".yaml", ".yml"):
         return Engine.from_text(
             file.read_text("utf-8"),
             source=str(path),
             default_timezone=default_timezone,
             evaluator=evaluator,
         )
-    return Engine.from_config(config, default_timezone=default_timezone, evaluator=evaluator)
+    program = program_from_config(read_config_file(file), file=str(path))
+    return Engine(program, default_timezone=default_timezone, evaluator=evaluator)

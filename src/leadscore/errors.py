@@ -18,6 +18,7 @@ against the standard exceptions keeps working.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -42,6 +43,9 @@ class SourceLocation:
 
     ``source`` names where the text came from: a file path, ``"<string>"`` for text
     passed to `leadscore.compile`, or ``"config"`` for rules taken from a config mapping.
+    ``key`` is set for text from config: the key path of the value, such as
+    ``scorings."Product A".expire``. Then ``source`` is the config file's path, or
+    ``"config"`` for a mapping, and line and column count within that value.
     """
 
     source: str
@@ -52,9 +56,19 @@ class SourceLocation:
     source_line: str
     scoring: str | None = None
     rule: str | None = None
+    key: str | None = None
 
     def describe(self) -> str:
-        """Return the place as ``file:line:column`` or, for config rules, by scoring and rule name."""
+        """Return the place as ``file:line:column`` or, for config, by file and key path."""
+        if self.key is not None:
+            place = f"{self.source}, {self.key}"
+            if self.line > 1:
+                return f"{place}, line {self.line}, column {self.column}"
+            # A span over the whole value adds nothing to the key, except in a rule string.
+            whole = self.column == 1 and self.end_column > len(self.source_line.rstrip("\r\n"))
+            if self.rule is not None or not whole:
+                return f"{place}, column {self.column}"
+            return place
         if self.source == "config" and self.rule is not None:
             place = f"config, scoring {_quote(self.scoring)}, rule {_quote(self.rule)}"
             if self.line > 1 or "\n" in self.source_line:
@@ -99,7 +113,8 @@ class Problem:
             lines.append(f"{self.severity}: {self.message}")
         else:
             lines.append(f"{self.location.describe()}: {self.severity}: {self.message}")
-            if self.location.rule is not None and self.location.source != "config":
+            location = self.location
+            if location.rule is not None and location.source != "config" and location.key is None:
                 lines[0] += f" (in rule {_quote(self.location.rule)})"
             lines.append(self.location.snippet())
         if self.hint:
@@ -167,12 +182,45 @@ class RuleCheckError(RuleError):
 
 
 class ConfigError(LeadscoreError, ValueError):
-    """A config mapping with the wrong shape; ``path`` is the key path, such as ``scorings.A.rules``."""
+    """Config with the wrong shape, or a config file that does not parse.
 
-    def __init__(self, message: str, path: Sequence[str] = ()) -> None:
+    ``path`` is the key path, such as ``("scorings", "A", "rules")``. ``file`` is the
+    config file's path when the config was loaded from one. ``line`` and ``column``
+    (1-based) are the place of a syntax error in that file. ``reason`` is the message
+    without the place.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        path: Sequence[str] = (),
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         self.path: tuple[str, ...] = tuple(path)
-        where = ".".join(self.path) if self.path else "config"
-        super().__init__(f"{where}: {message}")
+        self.file = file
+        self.line = line
+        self.column = column
+        self.reason = message
+        place = [] if file is None else [file]
+        if self.path:
+            place.append(key_path(self.path))
+        if line is not None:
+            place.append(f"line {line}" if column is None else f"line {line}, column {column}")
+        super().__init__(f"{', '.join(place) or 'config'}: {message}")
+
+
+def key_path(keys: Sequence[str]) -> str:
+    """Return config keys joined with dots, quoting each key that is not a bare TOML key.
+
+    Example: ``key_path(["scorings", "Product A", "expire"])`` is ``scorings."Product A".expire``.
+    """
+    return ".".join(key if _BARE_KEY.fullmatch(key) else _quote(key) for key in keys)
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class DataError(LeadscoreError, ValueError):

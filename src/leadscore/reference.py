@@ -102,11 +102,9 @@ def _decayed(
         periods = 0
         while True:
             step = Duration(period.amount * (periods + 1), period.unit)
-            try:
-                reached = runtime.add_duration(occurred_at, step, timezone) <= at
-            except (OverflowError, ValueError):
-                reached = False  # past the end of the calendar, so after any instant
-            if not reached:
+            reached = runtime.add_duration_or_none(occurred_at, step, timezone)
+            # None is past the end of the calendar, so after any instant.
+            if reached is None or reached > at:
                 break
             periods += 1
     return runtime.decayed_points(rule.points, rule.decay.rate, periods)
@@ -154,17 +152,19 @@ class _Walker:
                 continue
             matching.append(activity)
         # An activity is in the window from when it occurs until `within` after that,
-        # exclusive: the same instant at which `expire after` would end its award.
-        in_window = [
-            activity
-            for activity in matching
-            if activity.occurred_at <= self.ctx.at
-            and (
-                aggregate.within is None
-                or self.ctx.at
-                < runtime.add_duration(activity.occurred_at, aggregate.within, self.timezone)
-            )
-        ]
+        # exclusive: the same instant at which `expire after` would end its award. A
+        # window that would end past year 9999 never ends.
+        in_window = []
+        for activity in matching:
+            if activity.occurred_at > self.ctx.at:
+                continue
+            if aggregate.within is not None:
+                end = runtime.add_duration_or_none(
+                    activity.occurred_at, aggregate.within, self.timezone
+                )
+                if end is not None and end <= self.ctx.at:
+                    continue
+            in_window.append(activity)
         function = aggregate.function
         if function == "count":
             return len(in_window)

@@ -415,6 +415,22 @@ def add_duration(instant: Any, duration: Duration, timezone: ZoneInfo, sign: int
     return instant + delta
 
 
+def add_duration_or_none(
+    instant: dt.datetime, duration: Duration, timezone: ZoneInfo
+) -> dt.datetime | None:
+    """Move an instant forward by a duration, or return None when the result is past year 9999.
+
+    ``datetime`` cannot represent a later instant, so callers read None as "never":
+    an expiry that never comes, or a window with no end.
+    """
+    try:
+        result: dt.datetime = add_duration(instant, duration, timezone)
+    except (OverflowError, ValueError):
+        # timedelta arithmetic raises OverflowError; relativedelta raises ValueError.
+        return None
+    return result
+
+
 def arithmetic(ctx: EvalContext, site: Site, op: str, left: Any, right: Any) -> Any:
     """``+ - * / %`` on numbers, ``+`` on text, and a duration added to a date or time."""
     if is_missing(left) or is_missing(right):
@@ -589,14 +605,17 @@ def field(mapping: Mapping[str, Any], path: Sequence[str]) -> Any:
 
 
 def expiry(occurred_at: dt.datetime, validity: Validity, timezone: ZoneInfo) -> dt.datetime | None:
-    """Return the instant an award stops being valid, or None when it never does."""
+    """Return the instant an award stops being valid, or None when it never does.
+
+    An ``expire after`` that ends past year 9999, the end of ``datetime``, never comes,
+    so it gives None as ``expire never`` does.
+    """
     if validity.kind == "never":
         return None
     if validity.kind == "until":
         return validity.until
     assert validity.duration is not None
-    result: dt.datetime = add_duration(occurred_at, validity.duration, timezone)
-    return result
+    return add_duration_or_none(occurred_at, validity.duration, timezone)
 
 
 # ---------------------------------------------------------------- decay
@@ -610,13 +629,9 @@ def period_step(
     The periods are added as one step, as ``expire after`` adds its duration: 31
     January plus two months is 31 March, not 28 March.
     """
-    try:
-        result: dt.datetime = add_duration(
-            occurred_at, Duration(period.amount * periods, period.unit), timezone
-        )
-    except (OverflowError, ValueError):
-        return None
-    return result
+    return add_duration_or_none(
+        occurred_at, Duration(period.amount * periods, period.unit), timezone
+    )
 
 
 # Any run of n calendar months has at least 28·n days, and a change of UTC offset moves
@@ -756,13 +771,17 @@ def window_start(
     Only exact units (minutes to weeks) have one: an entry is in the window while
     ``at < occurred_at + within``. For months and years use `calendar_window`, because
     stepping ``at`` back by a month is not the inverse of stepping forward (31 March
-    minus a month is 28 February, and 28 February plus a month is 28 March).
+    minus a month is 28 February, and 28 February plus a month is 28 March). A bound
+    before year 1, the start of ``datetime``, is no bound: every entry is in the window.
     """
     if within is None:
         return None
     if within.is_calendar:
         raise ValueError(f"a window of {within} has no fixed lower bound; use calendar_window")
-    return at - within.as_timedelta()
+    try:
+        return at - within.as_timedelta()
+    except OverflowError:
+        return None
 
 
 def calendar_window(
@@ -771,12 +790,17 @@ def calendar_window(
     timezone: ZoneInfo,
     at: dt.datetime,
 ) -> list[tuple[dt.datetime, Any, Any]]:
-    """Return the entries in a months or years window: ``occurred_at <= at < occurred_at + within``."""
-    return [
-        entry
-        for entry in entries
-        if entry[0] <= at and at < add_duration(entry[0], within, timezone)
-    ]
+    """Return the entries in a months or years window: ``occurred_at <= at < occurred_at + within``.
+
+    An entry whose window ends past year 9999 stays in the window for good.
+    """
+    in_window = []
+    for entry in entries:
+        if entry[0] <= at:
+            end = add_duration_or_none(entry[0], within, timezone)
+            if end is None or at < end:
+                in_window.append(entry)
+    return in_window
 
 
 def _in_window(

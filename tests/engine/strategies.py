@@ -786,7 +786,8 @@ def _scoring(
         settings.append(f"timezone {quote(timezone)}")
     if draw(st.booleans()):
         settings.append(_expire_clause(draw))
-    if draw(st.booleans()):
+    # Personas hand nothing over, so only scorings may say notify once.
+    if not persona and draw(st.booleans()):
         settings.append("notify once")
     scoring_decays = False
     if one_in(draw, 3):

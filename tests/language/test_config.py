@@ -473,7 +473,7 @@ def test_config_values_that_parse_but_fail_checks_name_the_scoring() -> None:
         "unknown time zone 'Mars/Olympus'",
     )
     assert str(error) == (
-        "config, scoring \"A\": error: unknown time zone 'Mars/Olympus'\n"
+        "config, scorings.A.timezone: error: unknown time zone 'Mars/Olympus'\n"
         "    timezone = Mars/Olympus\n"
         "    ^^^^^^^^^^^^^^^^^^^^^^^\n"
         '    hint: use an IANA zone name such as "Europe/Prague" or "UTC"'
@@ -509,7 +509,7 @@ def test_syntax_error_in_a_rule_string_names_scoring_rule_and_column() -> None:
     assert (error.line, error.column) == (1, 52)
     assert error.message == "'&' is not an operator"
     assert str(error).splitlines()[0] == (
-        'config, scoring "Product A", rule "Pricing page", column 52: '
+        'config, scorings."Product A".rules."Pricing page", column 52: '
         "error: '&' is not an operator"
     )
 

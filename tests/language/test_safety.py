@@ -250,7 +250,7 @@ def test_errors_show_names_that_look_like_format_strings_as_written(
         config = {"scorings": {text: {"rules": {text: "when lowr(1) award 1"}}}}
         error = config_error(config)
         assert (error.scoring, error.rule) == (text, text)
-        assert str(error).startswith("config, scoring ")
+        assert str(error).startswith("config, scorings.")
 
 
 def test_text_after_a_comment_marker_is_still_rule_text(canary: list[tuple[object, ...]]) -> None:
