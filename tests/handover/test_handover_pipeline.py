@@ -161,7 +161,7 @@ def test_unknown_route_name_raises(received: Received) -> None:
         make_pipeline(received, routes={"Product A": {"Lead": ["crm"]}})
 
     assert str(raised.value).startswith(
-        "routes.Product A.Lead: the scoring 'Product A' has no threshold named 'Lead'"
+        "routes.\"Product A\".Lead: the scoring 'Product A' has no threshold named 'Lead'"
     )
 
 

@@ -117,15 +117,18 @@ def test_sink_names() -> None:
     ("data", "message"),
     [
         ([["Product A"]], "routes: expected a table of scoring names"),
-        ({"Product A": ["crm"]}, "routes.Product A: expected a table of threshold names"),
+        ({"Product A": ["crm"]}, 'routes."Product A": expected a table of threshold names'),
         (
             {"Product A": {"MQL": "crm"}},
-            "routes.Product A.MQL: expected a list of sink names, got str; write ['crm']",
+            "routes.\"Product A\".MQL: expected a list of sink names, got str; write ['crm']",
         ),
-        ({"Product A": {"MQL": [""]}}, "routes.Product A.MQL: sink names must be non-empty text"),
-        ({"Product A": {"MQL": [7]}}, "routes.Product A.MQL: sink names must be non-empty text"),
+        ({"Product A": {"MQL": [""]}}, 'routes."Product A".MQL: sink names must be non-empty text'),
+        ({"Product A": {"MQL": [7]}}, 'routes."Product A".MQL: sink names must be non-empty text'),
         ({"": {"MQL": ["crm"]}}, "routes: scoring names must be non-empty text"),
-        ({"Product A": {"": ["crm"]}}, "routes.Product A: threshold names must be non-empty text"),
+        (
+            {"Product A": {"": ["crm"]}},
+            'routes."Product A": threshold names must be non-empty text',
+        ),
     ],
 )
 def test_malformed_routes_raise(data: Any, message: str) -> None:
@@ -154,7 +157,7 @@ def test_check_unknown_threshold() -> None:
         routes.check(ENGINE, SINKS)
 
     assert str(raised.value) == (
-        "routes.Product B.SQL: the scoring 'Product B' has no threshold named 'SQL'; "
+        "routes.\"Product B\".SQL: the scoring 'Product B' has no threshold named 'SQL'; "
         "did you mean 'MQL'?"
     )
 
@@ -165,7 +168,9 @@ def test_check_wildcard_threshold_in_no_scoring() -> None:
     with pytest.raises(ConfigError) as raised:
         routes.check(ENGINE, SINKS)
 
-    assert str(raised.value).startswith("routes.*.Warm: no scoring has a threshold named 'Warm'")
+    assert str(raised.value).startswith(
+        "routes.\"*\".Warm: no scoring has a threshold named 'Warm'"
+    )
 
 
 def test_check_wildcard_threshold_in_one_scoring() -> None:
@@ -183,7 +188,7 @@ def test_check_unknown_sink() -> None:
         routes.check(ENGINE, SINKS)
 
     assert str(raised.value) == (
-        "routes.Product A.MQL: no sink named 'emial' is configured; did you mean 'email'?"
+        "routes.\"Product A\".MQL: no sink named 'emial' is configured; did you mean 'email'?"
     )
 
 
@@ -218,5 +223,7 @@ def test_grade_route_with_a_label_the_grade_never_gives() -> None:
 def test_unknown_name_with_grades_in_the_rules() -> None:
     routes = HandOverRoutes({"Lead grad": {"A1": ["crm"]}})
 
-    with pytest.raises(ConfigError, match="no scoring or grade named 'Lead grad'; did you mean 'Lead grade'"):
+    with pytest.raises(
+        ConfigError, match="no scoring or grade named 'Lead grad'; did you mean 'Lead grade'"
+    ):
         routes.check(GRADED, SINKS)

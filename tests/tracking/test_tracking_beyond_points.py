@@ -270,3 +270,30 @@ def test_replacing_rules_reports_only_new_labels(make_store: Any) -> None:
     assert tracker.replace_engine(leadscore.compile(GRADES)) == []
     # Rules without the grade forget its label without an event.
     assert tracker.replace_engine(leadscore.compile(without_grade)) == []
+
+
+# ---------------------------------------------------------------- the end of the calendar
+
+
+def test_activity_near_the_end_of_the_calendar(make_store: Any) -> None:
+    rules = """
+    scoring "S" {
+        threshold "Hot" at 5
+        rule "Visit" { on visit award 5 each expire after 7 days }
+        rule "Busy" { when count(visit within 30 days) >= 2 award 3 }
+    }
+    """
+    engine = leadscore.compile(rules)
+    late = dt.datetime(9999, 12, 30, tzinfo=UTC)
+    tracker = Tracker(engine, make_store())
+    events = tracker.record(activity("visit", late, 1))
+    events += tracker.record(activity("visit", late + dt.timedelta(hours=1), 2))
+    assert [(type(e), e.score_after) for e in events] == [(ThresholdReached, 5)]
+    # The awards' expiry would fall after year 9999, so they never expire.
+    expected = engine.score(
+        leadscore.Contact("c1"),
+        [activity("visit", late, 1), activity("visit", late + dt.timedelta(hours=1), 2)],
+        at=late + dt.timedelta(hours=1),
+    )
+    assert tracker.scores("c1") == expected
+    assert expected["S"].total == 13

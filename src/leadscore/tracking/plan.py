@@ -271,7 +271,7 @@ class EnginePlan:
         occurred_at = activity.occurred_at
         exact = self.exact_relevance.get(activity.type)
         if exact is not None:
-            return occurred_at + exact
+            return _plus(occurred_at, exact)
         latest = occurred_at
         for validity, timezone in self._validities.get(activity.type, ()):
             expires_at = runtime.expiry(occurred_at, validity, timezone)
@@ -279,9 +279,10 @@ class EnginePlan:
                 return None
             latest = max(latest, expires_at)
         for within, timezone in self._windows.get(activity.type, ()):
-            if within is None:
+            exit_at = None if within is None else window_exit(occurred_at, within, timezone)
+            if exit_at is None:
                 return None
-            latest = max(latest, window_exit(occurred_at, within, timezone))
+            latest = max(latest, exit_at)
         return latest
 
     def threshold_names(self) -> set[tuple[str, str]]:
@@ -440,16 +441,24 @@ def _text(node: Any) -> str:
 # ---------------------------------------------------------------- instants
 
 
-def window_exit(occurred_at: dt.datetime, within: Duration, timezone: ZoneInfo) -> dt.datetime:
+def window_exit(
+    occurred_at: dt.datetime, within: Duration, timezone: ZoneInfo
+) -> dt.datetime | None:
     """Return the first instant at which an entry at ``occurred_at`` is outside a ``within`` window.
 
     An entry is in the window while ``at < occurred_at + within``, with months and years
     stepped on the scoring's wall clock, so it leaves exactly once, at that instant.
+    None means never: the exit would fall after the last instant a datetime can hold.
     """
-    if within.unit in EXACT_UNITS:
-        return occurred_at + within.as_timedelta()
-    exit_instant: dt.datetime = runtime.add_duration(occurred_at, within, timezone)
-    return exit_instant
+    return runtime.add_duration_or_none(occurred_at, within, timezone)
+
+
+def _plus(instant: dt.datetime, delta: dt.timedelta) -> dt.datetime | None:
+    """Return ``instant + delta``, or None (never) past the last instant a datetime can hold."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return None
 
 
 def instant_of(
@@ -486,10 +495,12 @@ def next_condition_change(
         exact = within.as_timedelta() if within.unit in EXACT_UNITS else None
         for occurred_at, _, _ in entries[index]:
             exit_at = (
-                occurred_at + exact
+                _plus(occurred_at, exact)
                 if exact is not None
                 else window_exit(occurred_at, within, timezone)
             )
+            if exit_at is None:
+                continue
             if exit_at > at and (earliest is None or exit_at < earliest):
                 earliest = exit_at
     if not plan.probes:

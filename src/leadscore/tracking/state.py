@@ -499,7 +499,15 @@ class Scorer:
 
         activity_type = activity.type
         exact, dispatch = plan.types.get(activity_type, _NO_TYPE)
-        until = activity.occurred_at + exact if exact is not None else plan.relevant_until(activity)
+        until: dt.datetime | None
+        if exact is None:
+            until = plan.relevant_until(activity)
+        else:
+            try:
+                until = activity.occurred_at + exact
+            except OverflowError:
+                # Past the last instant a datetime can hold: the activity matters for good.
+                until = None
         if until is not None:
             if until <= at and not self.keep_history:
                 # No rule can use it any more; only the horizon and its diagnostics change.
