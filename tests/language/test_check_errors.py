@@ -39,6 +39,8 @@ RATE_HINT = (
 THRESHOLD_HINT = "membership compares the score with the threshold as a ratio"
 BAND_ORDER_HINT = "list bands from the highest to the lowest, each below the one before"
 SCORING_A = 'scoring "A" { rule "R" { on x award 1 } }'
+NOTIFY_IN_PERSONA = "persona 'P' has 'notify once', but personas hand nothing over"
+NOTIFY_IN_PERSONA_HINT = "move 'notify once' to a scoring"
 
 CASES = [
     # ---- functions
@@ -704,6 +706,27 @@ CASES = [
         id="regex-named-backreference",
     ),
     pytest.param(
+        in_rule(r"when contact.a matches /(?P<x>a)(?P=x)/ award 1"),
+        (1, 49),
+        f"backreferences such as \\1 are not supported, {LINEAR}",
+        "list the alternatives explicitly, or compare two fields with ==",
+        id="regex-python-named-backreference",
+    ),
+    pytest.param(
+        in_rule(r'when contact.a matches "(?P<x>a)(?P=x)" award 1'),
+        (1, 49),
+        f"backreferences such as \\1 are not supported, {LINEAR}",
+        "list the alternatives explicitly, or compare two fields with ==",
+        id="regex-named-backreference-in-quotes",
+    ),
+    pytest.param(
+        in_rule(r"when contact.a matches /(?P<x>a)(?P>x)/ award 1"),
+        (1, 49),
+        "invalid regular expression: invalid perl operator: (?P",
+        None,
+        id="regex-recursion-is-no-backreference",
+    ),
+    pytest.param(
         in_rule("when contact.a matches /a/ix award 1"),
         (1, 49),
         "unknown regular expression flag 'x'",
@@ -870,6 +893,13 @@ CASES = [
         "persona 'P' has the name of the scoring on line 1",
         "scores are looked up by name, so give the persona another name",
         id="persona-named-like-a-scoring",
+    ),
+    pytest.param(
+        'persona "P" threshold 3 {\n  notify once\n  rule "R" { on x award 1 }\n}',
+        (2, 3),
+        NOTIFY_IN_PERSONA,
+        NOTIFY_IN_PERSONA_HINT,
+        id="notify-once-in-a-persona",
     ),
     pytest.param(
         'persona "P" threshold 3 {\n  threshold "X" at 5\n  rule "R" { on x award 1 }\n}',
@@ -1049,7 +1079,7 @@ def test_every_error_in_config_is_reported_in_the_order_checked() -> None:
         ("B", "S1", "'once' has no effect on a 'when' rule"),
     ]
     assert str(error).splitlines()[:3] == [
-        "config: error: unknown field type 'integer'",
+        "config, contact.age: error: unknown field type 'integer'",
         "    contact.age = integer",
         "    ^^^^^^^^^^^^^^^^^^^^^",
     ]
@@ -1189,7 +1219,7 @@ def test_config_rule_check_error_names_scoring_and_rule() -> None:
     config = config_rule("when lowr(contact.a) award 1", scoring="Product A", rule="Lower")
     error = config_error(config)
     assert str(error) == (
-        'config, scoring "Product A", rule "Lower", column 6: error: unknown function \'lowr\'\n'
+        "config, scorings.\"Product A\".rules.Lower, column 6: error: unknown function 'lowr'\n"
         "    when lowr(contact.a) award 1\n"
         "         ^^^^\n"
         "    hint: did you mean 'lower'?"
@@ -1257,3 +1287,26 @@ def test_persona_threshold_out_of_reach_is_a_warning() -> None:
 def test_empty_group_is_a_warning() -> None:
     text = 'scoring "A" {\n  group "G" max 5 { }\n  rule "R" { on x award 1 }\n}'
     assert _warnings(text) == [(2, 9, "group 'G' has no rules, so its cap limits nothing")]
+
+
+def test_config_persona_notify_once_rejected() -> None:
+    persona = {"threshold": 3, "notify": "once", "rules": {"R": "on x award 1"}}
+    error = config_error({"scorings": {}, "personas": {"P": persona}})
+    assert isinstance(error, RuleCheckError)
+    assert [problem.message for problem in error.problems] == [NOTIFY_IN_PERSONA]
+    assert error.problems[0].hint == NOTIFY_IN_PERSONA_HINT
+    assert error.scoring == "P"
+    assert error.location is not None
+    assert error.location.source_line == "notify = once"
+
+
+def test_config_persona_notify_each_crossing_accepted() -> None:
+    # "each crossing" is the default, so it sets nothing that a persona would ignore.
+    persona = {"threshold": 3, "notify": "each crossing", "rules": {"R": "on x award 1"}}
+    engine = Engine.from_config({"scorings": {}, "personas": {"P": persona}})
+    assert engine.personas == ("P",)
+
+
+def test_scoring_notify_once_accepted() -> None:
+    engine = leadscore.compile('scoring "A" { notify once rule "R" { on x award 1 } }')
+    assert engine.program.scorings[0].notify_once

@@ -7,6 +7,7 @@ characters from the start of the line, a tab counting as one.
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import pytest
@@ -30,6 +31,10 @@ NESTING_HINT = "split it into several rules or name parts of it in separate cond
 LOWERCASE_AND = "keywords are lowercase: write 'and'"
 DECAY_HINT = "write: decay 50% every 30 days, or decay none"
 TEST_ITEMS = "'activity', 'at', 'contact', 'expect' or '}'"
+RULE_CLAUSES = "'award', 'decay', 'expire', 'max', 'on', 'when' or '}'"
+ESCAPES_HINT = (
+    "write \\\\ for a backslash; the escapes are \\\" \\' \\\\ \\/ \\n \\t \\r \\0 \\uXXXX"
+)
 
 # (text, (line, column), message, hint); texts are whole rule files.
 FILE_CASES = [
@@ -313,12 +318,50 @@ FILE_CASES = [
         None,
         id="slash-where-a-value-starts",
     ),
+    # ---- misspelled keywords
+    pytest.param(
+        in_rule("wehn contact.x == 1 award 5"),
+        (1, 26),
+        f"unexpected name 'wehn'; expected {RULE_CLAUSES}",
+        "did you mean 'when'?",
+        id="misspelled-when",
+    ),
+    pytest.param(
+        'scoring "A" {\n  treshold "MQL" at 100\n}',
+        (2, 3),
+        f"unexpected name 'treshold'; expected {SCORING_ITEMS}",
+        "did you mean 'threshold'?",
+        id="misspelled-threshold",
+    ),
+    pytest.param(
+        in_rule('on page_visit wehre activity.url == "/" award 5'),
+        (1, 40),
+        "unexpected name 'wehre'; expected 'award', 'decay', 'expire', 'max', 'on', 'or', "
+        "'when', 'where' or '}'",
+        "did you mean 'where'?",
+        id="misspelled-where",
+    ),
+    pytest.param(
+        in_rule("zzzz contact.x == 1 award 5"),
+        (1, 26),
+        f"unexpected name 'zzzz'; expected {RULE_CLAUSES}",
+        None,
+        id="unknown-word-close-to-no-keyword",
+    ),
+    pytest.param(
+        # 'country' is close to the keyword 'count', which cannot stand here, so no hint.
+        in_rule('when contact.a == "x" country award 5'),
+        (1, 48),
+        f"unexpected name 'country'; expected {AFTER_OPERAND}",
+        None,
+        id="name-close-to-a-keyword-not-expected-here",
+    ),
     # ---- escapes, dates, durations, numbers
     pytest.param(
         in_rule(r'when contact.path starts with "C:\data\export" award 10'),
         (1, 59),
         "unknown escape sequence '\\d' in text",
-        "write \\\\ for a backslash; known escapes are \\\" \\' \\n \\t \\r \\uXXXX",
+        ESCAPES_HINT,
         id="unknown-escape-in-text",
     ),
     pytest.param(
@@ -720,6 +763,23 @@ CONFIG_CASES = [
         id="config-rule-unknown-escape",
     ),
     pytest.param(
+        config_rule("wehn contact.vip award 10"),
+        (1, 1),
+        "unexpected name 'wehn'; expected the end of the text, 'award', 'decay', 'expire', "
+        "'max', 'on' or 'when'",
+        "did you mean 'when'?",
+        ("A", "R"),
+        id="config-rule-misspelled-when",
+    ),
+    pytest.param(
+        {"scorings": {"A": {"expire": "aftr 30 days"}}},
+        (1, 1),
+        "unexpected name 'aftr'; expected 'after', 'never' or 'on'",
+        "did you mean 'after'?",
+        ("A", None),
+        id="config-expire-misspelled-after",
+    ),
+    pytest.param(
         {"scorings": {"A": {"expire": ""}}},
         (1, 1),
         "the text ended early; expected 'after', 'never' or 'on'",
@@ -803,7 +863,7 @@ def test_str_of_a_config_rule_names_scoring_and_rule() -> None:
     config = config_rule('when contact.country = "CZ" award 10', scoring="Product A", rule="Czech")
     error = config_error(config)
     assert str(error) == (
-        'config, scoring "Product A", rule "Czech", column 22: error: \'=\' is not an operator\n'
+        "config, scorings.\"Product A\".rules.Czech, column 22: error: '=' is not an operator\n"
         '    when contact.country = "CZ" award 10\n'
         "                         ^\n"
         "    hint: write '==' to compare"
@@ -813,7 +873,7 @@ def test_str_of_a_config_rule_names_scoring_and_rule() -> None:
 def test_str_of_a_config_rule_on_two_lines_names_the_line() -> None:
     error = config_error(config_rule("when contact.vip\n  and contact.a =\t1 award 5"))
     assert str(error) == (
-        'config, scoring "A", rule "R", line 2, column 17: error: \'=\' is not an operator\n'
+        "config, scorings.A.rules.R, line 2, column 17: error: '=' is not an operator\n"
         "      and contact.a =\t1 award 5\n"
         "                    ^\n"
         "    hint: write '==' to compare"
@@ -944,3 +1004,41 @@ def test_words_inside_new_constructs_stay_field_names() -> None:
     profile = {"every": 1, "none": 2, "fit": 3, "engagement": 4}
     card = engine.score(leadscore.Contact("c", profile), at=AT)["A"]
     assert card.total == 1
+
+
+# Each escape of a text literal and the character it stands for, as docs/language.md lists them.
+TEXT_ESCAPES = {
+    '\\"': '"',
+    "\\'": "'",
+    "\\\\": "\\",
+    "\\/": "/",
+    "\\n": "\n",
+    "\\t": "\t",
+    "\\r": "\r",
+    "\\0": "\0",
+    "\\u00e9": "é",
+}
+
+
+def test_escape_hint_lists_every_accepted_escape() -> None:
+    error = rule_error(in_rule('when contact.a == "\\q" award 1'))
+    hint = error.problems[0].hint
+    assert hint is not None
+    listed = hint.split("the escapes are ")[1].split()
+    assert listed == [escape.replace("00e9", "XXXX") for escape in TEXT_ESCAPES]
+
+
+@pytest.mark.parametrize(("escape", "char"), TEXT_ESCAPES.items())
+def test_listed_escape_decodes(escape: str, char: str) -> None:
+    engine = leadscore.compile(in_rule(f'when contact.a == "x{escape}y" award 1'))
+    card = engine.score(leadscore.Contact("c", {"a": f"x{char}y"}), at=AT)["A"]
+    assert card.total == 1
+
+
+def test_unlisted_escapes_are_rejected() -> None:
+    listed = {escape[1] for escape in TEXT_ESCAPES}
+    for code in string.ascii_letters + string.digits + string.punctuation:
+        if code in listed:
+            continue
+        error = rule_error(in_rule(f'when contact.a == "\\{code}" award 1'))
+        assert error.message == f"unknown escape sequence '\\{code}' in text", code

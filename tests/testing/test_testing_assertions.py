@@ -219,3 +219,40 @@ def test_message_explains_repeated_id() -> None:
         f'no award: page_visit "v1" at {later}, another activity with the same id counts instead'
     )
     assert expected in message
+
+
+# ---- decay
+
+DECAYING = leadscore.compile(
+    'scoring "E" { rule "Webinar" { on webinar award 40 decay 50% every 30 days } }'
+)
+
+
+def decay_failure(*ages_in_days: int) -> str:
+    """Return the report for webinars "w1", "w2", … attended the given numbers of days ago."""
+    webinars = [
+        activity("webinar", days_ago(age), id=f"w{number}")
+        for number, age in enumerate(ages_in_days, start=1)
+    ]
+    with pytest.raises(ScoreMismatch) as caught:
+        assert_scores(DECAYING, contact("c-1"), webinars, at=AT, expected={"E": 999})
+    return str(caught.value)
+
+
+def test_message_shows_decayed_award_with_points_before_decay() -> None:
+    occurred = (AT - dt.timedelta(days=65)).isoformat()
+    line = (
+        f'award: webinar "w1" at {occurred}, 10 points '
+        "(40, decayed 50% every 30 days, 2 periods), expires never"
+    )
+    assert line in decay_failure(65)
+
+
+def test_message_counts_one_decay_period() -> None:
+    assert "20 points (40, decayed 50% every 30 days, 1 period)," in decay_failure(35)
+
+
+def test_message_shows_undecayed_award_plainly() -> None:
+    occurred = (AT - dt.timedelta(days=3)).isoformat()
+    line = f'award: webinar "w1" at {occurred}, 40 points, expires never'
+    assert line in decay_failure(3)

@@ -264,3 +264,22 @@ def test_check_repeated_test_name() -> None:
         'test "Head of marketing from CZ, one pricing visit" is defined twice; '
         f"the first is on line {BLOCK}"
     )
+
+
+def test_failing_block_shows_decayed_award() -> None:
+    text = """\
+scoring "E" {
+    rule "Webinar" { on webinar award 40 decay 50% every 1 months }
+}
+test "Two months after a webinar" {
+    at 2026-06-30T12:00Z
+    activity webinar at 2026-04-30T12:00Z "w1"
+    expect "E" total 40
+}
+"""
+    [outcome] = run_test_blocks(leadscore.compile(text, source="decay.lead"))
+    line = (
+        'award: webinar "w1" (line 6) at 2026-04-30T12:00:00+00:00, 10 points '
+        "(40, decayed 50% every 1 month, 2 periods), expires never"
+    )
+    assert line in str(outcome.mismatch)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import difflib
 import functools
 import re
 from collections.abc import Iterable, Iterator
@@ -511,6 +512,8 @@ def _syntax_error(
     location = _token_location(token, origin, context)
     message = f"unexpected {_describe_token(token)}; expected {_join(expected)}"
     hint = _token_hint(token, last, values, expected, origin, start)
+    if hint is None and token.type == "NAME":
+        hint = _close_keyword_hint(str(token.value), accepted)
     if token.type == "SLASH" and _TERMINAL_WORDS["REGEX"] in expected:
         message = "the regular expression is not closed on this line"
         hint = "end it with '/' and any flags"
@@ -577,6 +580,25 @@ def _token_hint(
     return None
 
 
+# config.py uses the same cutoff for keys. Two swapped letters in a four-letter keyword, as in
+# 'wehn', score exactly 0.75, but in a three-letter one ('adn') they score 0.67 and get no hint.
+_CLOSE_KEYWORD_CUTOFF = 0.75
+
+
+def _close_keyword_hint(word: str, accepted: Iterable[str]) -> str | None:
+    """Return "did you mean 'when'?" when ``word`` is close to a keyword the parser accepts here."""
+    keywords = []
+    for name in accepted:
+        try:
+            pattern = _parser().get_terminal(name).pattern
+        except KeyError:
+            continue  # $END and the like
+        if pattern.type == "str" and _NAME.fullmatch(pattern.value):
+            keywords.append(pattern.value)
+    close = difflib.get_close_matches(word.lower(), keywords, n=1, cutoff=_CLOSE_KEYWORD_CUTOFF)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
 def _test_block_number_hint(values: list[Any]) -> str:
     # An expect line stays unreduced on the stack until the token after it fits, so an
     # EXPECT token there means the number follows the value of an expect line.
@@ -635,7 +657,12 @@ def _join(words: list[str]) -> str:
 
 # ---------------------------------------------------------------- tree to syntax nodes
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "/": "/", "0": "\0"}
+# The escapes of text literals, in the order the hint lists them, and the character each
+# stands for. Besides these, \uXXXX gives the character with that hex code.
+_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "/": "/", "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+_ESCAPES_HINT = "write \\\\ for a backslash; the escapes are " + " ".join(
+    [*(f"\\{code}" for code in _ESCAPES), "\\uXXXX"]
+)
 # Longer durations overflow dates (the calendar ends in 9999) and Python's timedelta.
 _MAX_DURATION = {
     "minutes": 10_000 * 366 * 24 * 60,
@@ -747,7 +774,7 @@ class _Builder(lark.Transformer[Token, Any]):
                 span = self._token_span(token)
                 column = span.column + 1 + index
                 bad = ast.Span(span.line, column, span.line, column + 2, 0, 0, self.origin)
-                hint = "write \\\\ for a backslash; known escapes are \\\" \\' \\n \\t \\r \\uXXXX"
+                hint = _ESCAPES_HINT
                 if pattern:
                     # Between slashes a backslash needs no escaping: "\d+" means /\d+/.
                     regex = raw.replace("/", "\\/")

@@ -2,12 +2,13 @@
 
 For each scoring that differs the report gives the expected and actual total and
 level, then each rule whose points differ, with its breakdown line and the
-activities behind it. Those are the valid awards with their expiry, and the
-activities of the rule's types that earned nothing, with the reason: expired, or did
-not match the condition. The other rules follow with their breakdown lines, so the
-whole total can be added up from the report. An expected persona or grade label that
-differs gets its own section: each persona's total, threshold and ratio, or the two
-totals and bands behind the grade, each with its rules' breakdown lines.
+activities behind it. Those are the valid awards with their expiry and, where decay
+lowered them, their points before decay, and the activities of the rule's types that
+earned nothing, with the reason: expired, or did not match the condition. The other
+rules follow with their breakdown lines, so the whole total can be added up from the
+report. An expected persona or grade label that differs gets its own section: each
+persona's total, threshold and ratio, or the two totals and bands behind the grade,
+each with its rules' breakdown lines.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from leadscore.evaluation import resolve_instant
 from leadscore.language import syntax as ast
 from leadscore.language.program import Band, ProgramGrade, ProgramRule, ProgramScoring
 from leadscore.model import Activity, Contact
+from leadscore.runtime import decay_periods
 from leadscore.runtime import field as read_field
-from leadscore.scorecard import RuleResult, ScoreCard, Scores
+from leadscore.scorecard import Award, RuleResult, ScoreCard, Scores
 from leadscore.testing.expectations import (
     NOT_CHECKED,
     GradeDifference,
@@ -123,13 +125,27 @@ class _Report:
         if result.kind == "profile":
             return [self._profile_reads(rule)] if fields_read(rule.condition) else []
         lines = [
-            f"award: {self.activity(award.activity)}, {award.points} points, "
+            f"award: {self.activity(award.activity)}, {self._award_points(scoring, award, rule)}, "
             f"expires {_instant(award.expires_at)}"
             for award in result.awards
         ]
         if unawarded:
             lines.extend(self._unawarded(scoring, result, rule))
         return lines
+
+    def _award_points(self, scoring: str, award: Award, rule: ProgramRule) -> str:
+        """Write an award's points, with the rule's points and the decay when decay changed them."""
+        text = f"{award.points} points"
+        if rule.decay is None or award.points == rule.points:
+            return text
+        timezone = _program_scoring(self.engine, scoring).timezone
+        periods = decay_periods(
+            award.activity.occurred_at, rule.decay.period, timezone, self.instant
+        )
+        return (
+            f"{text} ({rule.points}, decayed {rule.decay}, "
+            f"{periods} period{'s' if periods != 1 else ''})"
+        )
 
     def _profile_reads(self, rule: ProgramRule) -> str:
         values = []
