@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import linecache
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -66,7 +67,8 @@ class CompiledScoring:
     ``evaluate(profile, contact_id, ctx, awards, entries)`` returns the total after
     caps, floor and ceiling, the level's name (or None) and the tuple
     ``profile_conditions`` would return; it skips awards after ``ctx.at`` and those
-    expired by then. Awards of a rule with decay are valued at ``ctx.at`` from a
+    expired by then. ``total`` takes the same arguments and returns the total alone,
+    for callers that need no level or breakdown. Awards of a rule with decay are valued at ``ctx.at`` from a
     per-rule table of decayed values, and the rules of a group add to a sum that is
     capped before it joins the total.
     """
@@ -75,6 +77,7 @@ class CompiledScoring:
     matchers: dict[str, Callable[..., None]]
     profile_conditions: Callable[..., tuple[bool, ...]]
     evaluate: Callable[..., tuple[int, str | None, tuple[bool, ...]]]
+    total: Callable[..., int]
     aggregate_count: int
     filename: str
     source: str
@@ -120,6 +123,7 @@ def compile_scoring(scoring: ProgramScoring) -> CompiledScoring:
         matchers=matchers,
         profile_conditions=namespace["profile_conditions"],
         evaluate=namespace["evaluate"],
+        total=namespace["total"],
         aggregate_count=len(generator.aggregate_index),
         filename=filename,
         source=source,
@@ -189,6 +193,9 @@ class _Generator:
         lines += self._matchers()
         lines += self._profile_function("profile_conditions", "p, cid, ctx, entries", totals=False)
         lines += self._profile_function("evaluate", "p, cid, ctx, awards, entries", totals=True)
+        lines += self._profile_function(
+            "total", "p, cid, ctx, awards, entries", totals=True, conditions=False
+        )
         lines += self._state_factory()
         return "\n".join(lines) + "\n"
 
@@ -296,7 +303,14 @@ class _Generator:
             return [*lines, append]
         return [*lines, f"if {self.cond(aggregate.where)}:", f"    {append}"]
 
-    def _profile_function(self, name: str, parameters: str, *, totals: bool) -> list[str]:
+    def _profile_function(
+        self, name: str, parameters: str, *, totals: bool, conditions: bool = True
+    ) -> list[str]:
+        """Write a function of the ``when`` conditions: their tuple, the total, or both.
+
+        Without ``conditions`` it returns the total alone and tests each condition
+        in place, which saves a name and a tuple per rule when only the total is read.
+        """
         self.in_matcher = False
         lines = ["", "", f"def {name}({parameters}):", "    at = ctx.at", "    pget = p.get"]
         if totals:
@@ -324,14 +338,18 @@ class _Generator:
                     lines += self._activity_total(rule, into)
                 continue
             assert rule.condition is not None
+            if not conditions:
+                lines.append(f"    if {self.cond(rule.condition)}:")
+                lines.append(f"        {into} += {rule.points}")
+                continue
             lines.append(f"    r{rule.index} = {self.cond(rule.condition)}")
             if totals:
                 lines.append(f"    if r{rule.index}:")
                 lines.append(f"        {into} += {rule.points}")
             results.append(f"r{rule.index}")
-        conditions = f"({', '.join(results)}{',' if len(results) == 1 else ''})"
+        met = f"({', '.join(results)}{',' if len(results) == 1 else ''})"
         if not totals:
-            lines.append(f"    return {conditions}")
+            lines.append(f"    return {met}")
             return lines
         lines += self._group_totals()
         if self.scoring.floor is not None:
@@ -344,13 +362,16 @@ class _Generator:
                 f"    if total > {self.scoring.ceiling}:",
                 f"        total = {self.scoring.ceiling}",
             ]
+        if not conditions:
+            lines.append("    return total")
+            return _without_unused(lines, ("at", "prefiltered"))
         # Thresholds are ascending, so the first one out of reach ends the search.
         lines.append("    level = None")
         for position, threshold in enumerate(self.scoring.thresholds):
             indent = "    " * (position + 1)
             lines.append(f"{indent}if total >= {threshold.points}:")
             lines.append(f"{indent}    level = {self.const(threshold.name)}")
-        lines.append(f"    return total, level, {conditions}")
+        lines.append(f"    return total, level, {met}")
         return lines
 
     def _group_totals(self) -> list[str]:
@@ -646,3 +667,18 @@ class _Generator:
         else:
             fast = f"{matcher}({t})"
         return f"({fast} if ({t} := {left}).__class__ is _str else {slow})"
+
+
+def _without_unused(lines: list[str], names: tuple[str, ...]) -> list[str]:
+    """Drop the ``name = ctx.name`` lines of a function whose body never reads ``name``.
+
+    Rule text is never pasted into generated code, so a whole-word match of the name
+    can only be a use of the local variable.
+    """
+    kept = lines
+    for name in names:
+        binding = f"    {name} = ctx.{name}"
+        body = "\n".join(line for line in kept if line != binding)
+        if re.search(rf"\b{name}\b", body) is None:
+            kept = [line for line in kept if line != binding]
+    return kept

@@ -239,6 +239,99 @@ class Engine:
                 contact, activities = item
                 yield score_one(contact, activities, instant, contexts)
 
+    def totals(
+        self,
+        contact: Contact,
+        activities: Iterable[Activity] = (),
+        at: dt.datetime | None = None,
+    ) -> dict[str, int]:
+        """Return one contact's total per scoring as of ``at``, without building score cards.
+
+        The totals equal those of `score`; levels, breakdowns and diagnostics are not
+        computed. Example::
+
+            engine.totals(Contact("c-1", {"country": "CZ"}), at=instant)  # {"Product A": 8}
+        """
+        return next(self.totals_many([(contact, activities)], at))
+
+    def totals_many(
+        self,
+        contacts: Iterable[Contact | tuple[Contact, Iterable[Activity]]],
+        at: dt.datetime | None = None,
+    ) -> Iterator[dict[str, int]]:
+        """Yield each contact's total per scoring as of one instant, in input order.
+
+        Items are as in `score_many`. It is the fast path for ranking or evaluating many
+        contacts, where only totals are read: it skips levels, breakdowns and diagnostics.
+        """
+        instant = resolve_instant(at, self.default_timezone)
+        if self.evaluator == "reference":
+            for item in contacts:
+                contact, activities = (item, ()) if isinstance(item, Contact) else item
+                yield self._reference.score(contact, activities, instant).totals
+            return
+        default_timezone = self.default_timezone
+        parts = [
+            (
+                compiled.scoring.name,
+                compiled.total,
+                compiled.empty_state,
+                compiled.state_factory,
+                compiled.match_all,
+                context,
+            )
+            for compiled, context in zip(self.compiled, self._contexts(instant), strict=False)
+        ]
+        contexts = [part[5] for part in parts]
+        if len(parts) == 1:
+            # One scoring scored on profiles alone is the common bulk case, so it gets a
+            # loop of its own, with the scoring's parts read once.
+            name, total, (no_awards, no_entries), _, _, context = parts[0]
+            for item in contacts:
+                if item.__class__ is Contact:
+                    yield {name: total(item.profile, item.id, context, no_awards, no_entries)}
+                else:
+                    yield self._totals_one(item, parts, instant, default_timezone)
+                if context.diagnostics:
+                    # Totals carry no diagnostics; dropping them keeps the context small.
+                    context.diagnostics.clear()
+            return
+        for item in contacts:
+            yield self._totals_one(item, parts, instant, default_timezone)
+            for context in contexts:
+                if context.diagnostics:
+                    context.diagnostics.clear()
+
+    @staticmethod
+    def _totals_one(
+        item: Contact | tuple[Contact, Iterable[Activity]],
+        parts: list[Any],
+        instant: dt.datetime,
+        default_timezone: ZoneInfo | None,
+    ) -> dict[str, int]:
+        """Return one item's totals: a contact alone, or a contact and its activities."""
+        kept: Sequence[Activity] = ()
+        if item.__class__ is Contact or isinstance(item, Contact):
+            contact = item
+        else:
+            contact, activities = item
+            if contact.__class__ is not Contact and not isinstance(contact, Contact):
+                raise TypeError(f"expected leadscore.Contact, got {type(contact).__name__}")
+            kept = prepare_activities(contact, activities, instant, default_timezone)
+        profile = contact.profile
+        contact_id = contact.id
+        result = {}
+        awards: Sequence[Sequence[Any]]
+        entries: Sequence[Sequence[Any]]
+        for name, total, empty_state, state_factory, match_all, context in parts:
+            if kept:
+                awards, entries = state_factory()
+                match_all(kept, profile, context, awards, entries)
+            else:
+                awards, entries = empty_state
+            result[name] = total(profile, contact_id, context, awards, entries)
+        return result
+
     def _contexts(self, instant: dt.datetime) -> list[EvalContext]:
         """Return one context per compiled scoring, then one per compiled persona."""
         # prepare_activities drops every activity after `instant`, so the contexts can
