@@ -114,19 +114,6 @@ def _did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
-def _regex_problem(error: PatternError, pattern: str) -> tuple[str, str | None]:
-    """Return the message and hint for a pattern that RE2 rejects."""
-    # RE2 reports a named backreference (?P=name) only as the invalid operator "(?P", and
-    # compile_regex explains only \1 and \k<name>, so (?P=name) gets their message here.
-    if "invalid perl operator: (?P" in error.message and "(?P=" in pattern:
-        return (
-            "backreferences such as \\1 are not supported, because matching must run in "
-            "linear time",
-            "list the alternatives explicitly, or compare two fields with ==",
-        )
-    return error.message, error.hint
-
-
 def _compatible(left: StaticType, right: StaticType) -> bool:
     if "any" in (left, right):
         return True
@@ -927,8 +914,7 @@ class _Checker:
             try:
                 compile_regex(expr.pattern, expr.flags)
             except PatternError as error:
-                message, hint = _regex_problem(error, expr.pattern)
-                self.error(message, expr.pattern_span, hint)
+                self.error(error.message, expr.pattern_span, error.hint)
             return "boolean"
         if isinstance(expr, ast.Glob):
             self._text_operand(expr.left, scope, "glob")

@@ -87,7 +87,9 @@ def _explain(error: Exception, pattern: str) -> PatternError:
             "lookbehind (?<= …) and (?<! …) are not supported, because matching must run in linear time",
             hint="split the test into two conditions joined by 'and' or 'and not'",
         )
-    if re.search(r"invalid escape sequence: \\[1-9]", reason) or "\\k<" in pattern:
+    # RE2 reports a named backreference (?P=name) only as the operator "(?P".
+    named = "invalid perl operator: (?P" in reason and "(?P=" in pattern
+    if re.search(r"invalid escape sequence: \\[1-9]", reason) or "\\k<" in pattern or named:
         return PatternError(
             "backreferences such as \\1 are not supported, because matching must run in linear time",
             hint="list the alternatives explicitly, or compare two fields with ==",
