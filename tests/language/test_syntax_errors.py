@@ -18,6 +18,7 @@ from leadscore import Engine, LeadscoreError, RuleSyntaxError
 from leadscore.language.parser import MAX_NESTING
 
 UNITS = "the units are minutes, hours, days, weeks, months and years"
+DAYS = f"did you mean 'days'? ({UNITS})"
 SCORING_ITEMS = "'ceiling', 'decay', 'expire', 'floor', 'group', 'notify', 'rule', 'threshold', 'timezone' or '}'"
 A_VALUE = "a value such as contact.country or 10"
 AFTER_OPERAND = "an operator such as == or +, 'and', 'award', 'decay', 'expire', 'max', 'on', 'or', 'when' or '}'"
@@ -403,14 +404,28 @@ FILE_CASES = [
         in_rule("on x award 5 expire after 30 dayz"),
         (1, 55),
         "unknown time unit 'dayz'",
-        UNITS,
+        DAYS,
         id="unknown-time-unit",
+    ),
+    pytest.param(
+        in_rule("on x award 5 expire after 2 fortnights"),
+        (1, 54),
+        "unknown time unit 'fortnights'",
+        UNITS,
+        id="unknown-time-unit-close-to-none",
+    ),
+    pytest.param(
+        in_rule("when contact.y == 2 awrd 5"),
+        (1, 46),
+        "unexpected name 'awrd' after a number",
+        "did you mean 'award'?",
+        id="misspelled-award-after-a-number",
     ),
     pytest.param(
         in_rule("when contact.d > now() - 30 dayz and contact.vip award 1"),
         (1, 54),
         "unknown time unit 'dayz'",
-        UNITS,
+        DAYS,
         id="unknown-time-unit-inside-a-condition",
     ),
     pytest.param(
@@ -577,7 +592,7 @@ FILE_CASES = [
         in_rule("on x award 5 decay 50% every 30 dayz"),
         (1, 58),
         "unknown time unit 'dayz'",
-        UNITS,
+        DAYS,
         id="decay-period-unknown-unit",
     ),
     pytest.param(
@@ -791,7 +806,7 @@ CONFIG_CASES = [
         {"scorings": {"A": {"expire": "after 30 dayz"}}},
         (1, 10),
         "unknown time unit 'dayz'",
-        UNITS,
+        DAYS,
         ("A", None),
         id="config-expire-unknown-unit",
     ),

@@ -431,6 +431,13 @@ def _unit_problem(word: str) -> tuple[str, str | None]:
     if word.lower() in KEYWORDS:
         hint = f"keywords are lowercase: write '{word.lower()}'"
         return f"unexpected name '{word}' after a number", hint
+    # A misspelled unit ("dayz") or a misspelled keyword after a number ("awrd").
+    units = list(_UNIT_PLURAL.values())
+    close = difflib.get_close_matches(word.lower(), [*units, *sorted(KEYWORDS)], n=1, cutoff=0.75)
+    if close and close[0] not in units:
+        return f"unexpected name '{word}' after a number", f"did you mean '{close[0]}'?"
+    if close:
+        return f"unknown time unit '{word}'", f"did you mean '{close[0]}'? ({_UNITS_HINT})"
     return f"unknown time unit '{word}'", _UNITS_HINT
 
 
