@@ -117,12 +117,13 @@ def x_education_step() -> tuple[str, list[str]]:
     )
 
 
-def print_handovers(path: Path) -> None:
+def print_handovers(path: Path, *, kept: bool) -> None:
     """Print how many hand-overs each threshold got and the first one to the highest threshold."""
     handovers = list(read_jsonl(path)) if path.exists() else []
     counts = collections.Counter(handover.threshold.name for handover in handovers)
     listed = ", ".join(f"{name} {count:,}" for name, count in counts.most_common())
-    print(f"\nHand-overs in {_path(path)}: {len(handovers):,} ({listed or 'none'})")
+    where = _path(path) if kept else "a temporary file (keep it with --handover-dir DIR)"
+    print(f"\nHand-overs in {where}: {len(handovers):,} ({listed or 'none'})")
     if handovers:
         top = max(
             handovers, key=lambda handover: (handover.threshold.points, -handover.at.timestamp())
@@ -153,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps = bank_steps()
         codes.append(run_step(*steps[0]))
         codes.append(run_step(*rees46_step(handovers)))
-        print_handovers(handovers)
+        print_handovers(handovers, kept=args.handover_dir is not None)
         codes.append(run_step(*steps[1]))
         if LEADS.is_file():
             codes.append(run_step(*x_education_step()))

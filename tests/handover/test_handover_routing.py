@@ -227,3 +227,10 @@ def test_unknown_name_with_grades_in_the_rules() -> None:
         ConfigError, match="no scoring or grade named 'Lead grad'; did you mean 'Lead grade'"
     ):
         routes.check(GRADED, SINKS)
+
+
+def test_wildcard_route_with_a_grade_label_says_grades_go_by_name() -> None:
+    routes = HandOverRoutes({"*": {"A1": ["crm"]}})
+
+    with pytest.raises(ConfigError, match="'A1' is a label of the grade 'Lead grade', and grades"):
+        routes.check(GRADED, SINKS)

@@ -331,3 +331,18 @@ def test_outage_then_recovery_loses_and_repeats_nothing(
         ("crm-hook", "delivered", 3),
         ("audit", "delivered", 1),
     ]
+
+
+@pytest.mark.parametrize(
+    ("secret", "body", "problem"),
+    [
+        (None, b"{}", "secret must be the non-empty text or bytes"),
+        ("", b"{}", "secret must be the non-empty text or bytes"),
+        ("s3cret", "{}", "body must be the raw request body as bytes, got str"),
+    ],
+)
+def test_verify_signature_names_a_wrong_secret_or_body(
+    secret: object, body: object, problem: str
+) -> None:
+    with pytest.raises(TypeError, match=problem):
+        verify_signature(secret, body, "sha256=00")  # type: ignore[arg-type]

@@ -71,8 +71,9 @@ class HandOverPipeline:
     A grade routed by name, with labels for thresholds, hands a contact over when its
     label changes to a routed one. That hand-over's ``scoring`` is the grade's name,
     its ``threshold`` is named after the label (with 0 points), ``level`` is the
-    label, ``score`` and ``breakdown`` come from the fit and engagement cards, and
-    ``details["grade"]`` holds both scorings' names, bands and totals.
+    label, ``score`` is the engagement total, ``breakdown`` lists the rules of both
+    scorings, and ``details["grade"]`` holds the label before and both scorings'
+    names and totals.
 
     - With `SQLiteStore`, the outbox is an `SQLiteOutbox` in the store's file: a
       hand-over is committed together with its crossing, or rolled back with it.

@@ -169,6 +169,14 @@ class HandOverRoutes:
                 if threshold != ANY and threshold not in known:
                     if scoring == ANY:
                         problem = f"no scoring has a threshold named {threshold!r}"
+                        graded = [name for name, found in labels.items() if threshold in found]
+                        if graded:
+                            # "*" covers scorings only; say where the label belongs.
+                            raise ConfigError(
+                                f"{problem}; {threshold!r} is a label of the grade "
+                                f"{graded[0]!r}, and grades are routed by name",
+                                [_ROOT, scoring, threshold],
+                            )
                     elif scoring in thresholds:
                         problem = f"the scoring {scoring!r} has no threshold named {threshold!r}"
                     else:

@@ -172,11 +172,25 @@ def verify_signature(secret: str | bytes, body: bytes, signature: str | bytes | 
     For receivers. ``signature`` is the ``X-Leadscore-Signature`` value as text or bytes,
     with surrounding spaces and tabs ignored. A missing header (None), a value with
     non-ASCII characters, a malformed value or one without the ``sha256=`` prefix returns
-    False and never raises. Also check the body's ``timestamp`` against your clock to
-    reject replays. Example::
+    False and never raises; the hex digits must be lowercase, as `sign_body` writes them.
+    A ``secret`` that is not non-empty text or bytes, or a ``body`` that is not bytes,
+    raises TypeError. Also check the body's ``timestamp`` against your clock to reject
+    replays. Example::
 
         ok = verify_signature(secret, request.body, request.headers.get("X-Leadscore-Signature"))
     """
+    # The secret and body come from the receiver's own code, so a wrong type there is a
+    # programming error and gets a clear TypeError; the signature comes from the client.
+    if not isinstance(secret, str | bytes) or not secret:
+        raise TypeError(
+            f"secret must be the non-empty text or bytes the sink signs with, got {secret!r}; "
+            "check that the variable holding it is set"
+        )
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise TypeError(
+            f"body must be the raw request body as bytes, got {type(body).__name__}; "
+            "the signature covers the exact bytes sent, so read the body without decoding it"
+        )
     if isinstance(signature, str):
         if not signature.isascii():
             return False
@@ -189,7 +203,7 @@ def verify_signature(secret: str | bytes, body: bytes, signature: str | bytes | 
     # RFC 9110 field values have no leading or trailing spaces or tabs, but some servers
     # pass them on.
     received = received.strip(b" \t")
-    expected = sign_body(secret, body).encode("ascii")
+    expected = sign_body(secret, bytes(body)).encode("ascii")
     # compare_digest does not stop at the first differing byte. Values of another length
     # return early, which shows only the length of a valid signature, and that is public.
     return hmac.compare_digest(expected, received)
