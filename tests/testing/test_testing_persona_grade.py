@@ -1,13 +1,24 @@
-"""Test blocks that expect a persona or a grade label: running, reports and static checks."""
+"""Expecting a persona or a grade label: in test blocks and in assert_scores."""
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import pytest
 from testing_helpers import CFO_TEST, PERSONAS_AND_GRADE
 
 import leadscore
 from leadscore import Problem
-from leadscore.testing import check_test_blocks, run_test_blocks
+from leadscore.testing import (
+    ScoreMismatch,
+    activity,
+    assert_scores,
+    check_test_blocks,
+    contact,
+    days_ago,
+    run_test_blocks,
+)
 from leadscore.testing.expectations import PersonaDifference
 
 # Line numbers inside CFO_TEST once it follows PERSONAS_AND_GRADE in one file.
@@ -226,3 +237,51 @@ def test_two_grades_checked_apart() -> None:
 def test_check_persona_alone_is_an_expectation() -> None:
     alone = 'test "Only a persona" {\n    at 2026-06-30T12:00Z\n    expect persona none\n}\n'
     assert errors_of(alone) == []
+
+
+# ---------------------------------------------------------------- assert_scores in Python
+
+
+def _cfo_scenario() -> dict[str, Any]:
+    at = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
+    return {
+        "contact": contact(employees=800, job_title="CFO"),
+        "activities": [activity("webinar_attended", days_ago(2, at=at))],
+        "at": at,
+    }
+
+
+def test_assert_scores_passes_on_persona_and_grade() -> None:
+    engine = leadscore.compile(PERSONAS_AND_GRADE)
+    scores = assert_scores(
+        engine, **_cfo_scenario(), persona="Economic buyer", grades={"Lead grade": "A2"}
+    )
+    assert scores.persona == "Economic buyer"
+
+
+def test_assert_scores_reports_persona_and_grade() -> None:
+    engine = leadscore.compile(PERSONAS_AND_GRADE)
+    with pytest.raises(ScoreMismatch) as raised:
+        assert_scores(
+            engine, **_cfo_scenario(), persona="Technical evaluator", grades={"Lead grade": "A1"}
+        )
+    mismatch = raised.value
+    assert mismatch.persona == PersonaDifference("Technical evaluator", "Economic buyer")
+    assert [(g.grade, g.expected, g.actual.label) for g in mismatch.grades] == [
+        ("Lead grade", "A1", "A2")
+    ]
+    assert 'persona: expected "Technical evaluator", actual "Economic buyer"' in mismatch.message
+
+
+def test_assert_scores_rejects_unknown_persona_and_grade() -> None:
+    engine = leadscore.compile(PERSONAS_AND_GRADE)
+    with pytest.raises(ValueError, match="no persona named 'Buyer'"):
+        assert_scores(engine, **_cfo_scenario(), persona="Buyer")
+    with pytest.raises(ValueError, match="no grade named 'Grade'"):
+        assert_scores(engine, **_cfo_scenario(), grades={"Grade": "A1"})
+
+
+def test_assert_scores_needs_something_to_check() -> None:
+    engine = leadscore.compile(PERSONAS_AND_GRADE)
+    with pytest.raises(TypeError, match="give expected=, persona= or grades="):
+        assert_scores(engine, **_cfo_scenario())

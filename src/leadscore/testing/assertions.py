@@ -21,6 +21,8 @@ from leadscore.testing.expectations import (
     GradeDifference,
     PersonaDifference,
     ScoringDifference,
+    compare_grades,
+    compare_persona,
     compare_scores,
     expectations_from,
 )
@@ -29,6 +31,9 @@ from leadscore.testing.report import render_mismatch
 __all__ = ["ScoreMismatch", "assert_level", "assert_scores"]
 
 logger = logging.getLogger("leadscore.testing")
+
+# Stands for "no expectation" where None already means "no persona".
+_UNCHECKED: Any = object()
 
 
 class ScoreMismatch(AssertionError):
@@ -84,27 +89,44 @@ def assert_scores(
     activities: Iterable[Activity | RelativeActivity] = (),
     *,
     at: dt.datetime,
-    expected: Mapping[str, int | Mapping[str, Any] | Expectation],
+    expected: Mapping[str, int | Mapping[str, Any] | Expectation] | None = None,
+    persona: str | None = _UNCHECKED,
+    grades: Mapping[str, str | None] | None = None,
 ) -> Scores:
     """Score ``contact`` as of ``at`` and raise `ScoreMismatch` unless the scores are as ``expected``.
 
     ``expected`` maps a scoring name to a total, or to a mapping such as
     ``{"total": 35, "level": None, "rules": {"Pricing page": 5}}`` whose parts are
-    each optional. ``contact`` may be a profile mapping, which gets
+    each optional. ``persona`` is the persona the contact should belong to (None for
+    none), and ``grades`` maps a grade name to its expected label (None for none);
+    both are checked only when given. ``contact`` may be a profile mapping, which gets
     `DEFAULT_CONTACT_ID`. Relative activities such as ``activity("page_visit",
     days_ago(3))`` are resolved against ``at``, and activities built without a
     contact get the contact's id. Returns the scores, for further checks.
     """
     scored = _as_contact(contact)
-    expectations = expectations_from(engine, expected)
+    if expected is None and persona is _UNCHECKED and not grades:
+        raise TypeError("give expected=, persona= or grades=, so there is something to check")
+    expectations = {} if expected is None else expectations_from(engine, expected)
+    _check_names(engine, persona, grades or {})
     resolved = resolve_activities(activities, at, scored.id)
     scores = engine.score(scored, resolved, at=at)
     differences = compare_scores(scores, expectations)
-    if differences:
+    persona_difference = None if persona is _UNCHECKED else compare_persona(scores, persona)
+    grade_differences = compare_grades(scores, grades or {})
+    if differences or persona_difference is not None or grade_differences:
         logger.debug(
             "scores of contact %s differ in %s", scored.id, [d.scoring for d in differences]
         )
-        message = render_mismatch(engine, scored, resolved, at, differences)
+        message = render_mismatch(
+            engine,
+            scored,
+            resolved,
+            at,
+            differences,
+            persona=persona_difference,
+            grades=grade_differences,
+        )
         raise ScoreMismatch(
             message,
             differences=differences,
@@ -112,8 +134,21 @@ def assert_scores(
             contact=scored,
             activities=resolved,
             at=at,
+            persona=persona_difference,
+            grades=grade_differences,
         )
     return scores
+
+
+def _check_names(engine: Engine, persona: str | None, grades: Mapping[str, str | None]) -> None:
+    """Raise ValueError for a persona or grade the rules do not have, before scoring."""
+    if persona is not _UNCHECKED and persona is not None and persona not in engine.personas:
+        known = ", ".join(map(repr, engine.personas)) or "none"
+        raise ValueError(f"the rules have no persona named {persona!r}; the personas are {known}")
+    for grade in grades:
+        if grade not in engine.grades:
+            known = ", ".join(map(repr, engine.grades)) or "none"
+            raise ValueError(f"the rules have no grade named {grade!r}; the grades are {known}")
 
 
 def assert_level(
