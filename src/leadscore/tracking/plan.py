@@ -71,7 +71,7 @@ Probe = DaysSinceProbe | NowProbe
 
 
 class DecaySpec:
-    """How the awards of one rule with ``decay`` lose value, in the scoring's time zone.
+    """The decay of one rule's awards, in the scoring's time zone.
 
     The periods at which an award's rounded value changes are worked out once per rule,
     so finding an award's value and its next change is a search in a short tuple.
@@ -98,6 +98,8 @@ class DecaySpec:
         self, occurred_at: dt.datetime, at: dt.datetime
     ) -> tuple[int, dt.datetime | None]:
         """Return an award's value at ``at`` and the first later instant it changes, or None."""
+        # runtime.decay_periods counts the same way, but converts the period on every
+        # call. This runs once per decay step, so it uses the converted step.
         step = self.step
         if at <= occurred_at:
             periods = 0
@@ -162,9 +164,6 @@ class ScoringPlan:
     unmet: tuple[bool, ...]
     # The sums of a contact without awards: 0 for every rule.
     no_sums: tuple[int, ...]
-    # "persona" for a persona, whose one threshold gives no threshold events: it decides
-    # membership instead.
-    kind: str = "scoring"
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -178,7 +177,7 @@ class EnginePlan:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.default_timezone = engine.default_timezone
-        # Personas are tracked like scorings, after them, so that one state holds both.
+        # Personas are tracked like scorings, after them, so that one state contains both.
         self.scorings = tuple(
             _scoring_plan(position, compiled, engine.default_timezone)
             for position, compiled in enumerate(engine.compiled + engine.compiled_personas)
@@ -362,7 +361,6 @@ def _scoring_plan(
         scratch_awards=[[] for _ in scoring.rules],
         unmet=(False,) * len(scoring.rules),
         no_sums=(0,) * len(scoring.rules),
-        kind=scoring.kind,
     )
 
 

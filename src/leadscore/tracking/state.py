@@ -31,7 +31,6 @@ from leadscore.errors import LeadscoreError
 from leadscore.evaluation import (
     MAX_DIAGNOSTICS_PER_RULE,
     _full_key,
-    band_of,
     diagnostics_for,
     grade_results,
 )
@@ -76,7 +75,7 @@ Entry = tuple[dt.datetime, Any, Activity]
 Expiry = tuple[dt.datetime, int, int, int, str | None, str]
 # The next value change of an award of a rule with decay: (instant, tie-breaker, scoring
 # position, rule index, activity id, activity type, occurred at, value until the instant,
-# expires_at). The two kinds share one heap and are told apart by their length.
+# expires_at). The two kinds share one heap, and their lengths differ.
 DecayStep = tuple[dt.datetime, int, int, int, str | None, str, dt.datetime, int, dt.datetime | None]
 # A persona or grade label last reported: ("persona", "", persona name) or ("grade", grade
 # name, label). Labels that are None are left out.
@@ -908,15 +907,16 @@ class Scorer:
             if persona is not None:
                 labels.append(("persona", "", persona))
         grades: list[str | None] = []
-        for grade in plan.grades:
-            fit = band_of(grade.fit_bands, scorings[plan.positions[grade.fit]].total)
-            engagement = band_of(
-                grade.engagement_bands, scorings[plan.positions[grade.engagement]].total
-            )
-            label = fit + engagement if fit is not None and engagement is not None else None
-            grades.append(label)
-            if label is not None:
-                labels.append(("grade", grade.name, label))
+        if plan.grades:
+            # Grades read scoring totals only, which the first scoring_count states hold.
+            totals = {
+                scoring_plan.name: scorings[scoring_plan.position].total
+                for scoring_plan in plan.scorings[: plan.scoring_count]
+            }
+            for name, result in grade_results(plan.grades, totals).items():
+                grades.append(result.label)
+                if result.label is not None:
+                    labels.append(("grade", name, result.label))
         found = tuple(labels)
         old = state.labels
         if found == old:

@@ -63,7 +63,8 @@ class Tracker:
     transaction, before it commits, whenever a call causes events.
 
     Events are `ThresholdReached` and `ThresholdDropped`, and with personas or grades
-    in the rules also `PersonaChanged` and `GradeChanged`. Every method takes the tracker's lock, so one tracker can serve many threads.
+    in the rules also `PersonaChanged` and `GradeChanged`. Every method takes the
+    tracker's lock, so one tracker can serve many threads.
     """
 
     def __init__(
