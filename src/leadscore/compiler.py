@@ -46,31 +46,23 @@ _EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
 _LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-def _shifted(instant: dt.datetime, delta: dt.timedelta) -> dt.datetime | None:
-    """Return ``instant + delta``, or None when that is outside the range of `datetime`."""
-    try:
-        return instant + delta
-    except OverflowError:
-        return None
-
-
 @attrs.frozen
 class CompiledScoring:
     """The generated functions of one scoring, and the source they came from.
 
     ``matchers`` maps an activity type to ``match(activity, profile, ctx, awards,
     entries)``, and ``match_all(activities, profile, ctx, awards, entries)`` does the
-    same for a whole list in one call. Both append ``(activity, expires_at)`` to ``awards[rule]`` for each
-    ``on`` rule that matches and ``(occurred_at, value, activity)`` to
-    ``entries[aggregate]`` for each aggregate it feeds. ``profile_conditions(profile,
-    contact_id, ctx, entries)`` returns one boolean per rule (False for ``on`` rules).
-    ``evaluate(profile, contact_id, ctx, awards, entries)`` returns the total after
-    caps, floor and ceiling, the level's name (or None) and the tuple
-    ``profile_conditions`` would return; it skips awards after ``ctx.at`` and those
-    expired by then. ``total`` takes the same arguments and returns the total alone,
-    for callers that need no level or breakdown. Awards of a rule with decay are valued at ``ctx.at`` from a
-    per-rule table of decayed values, and the rules of a group add to a sum that is
-    capped before it joins the total.
+    same for a whole list in one call. Both append ``(activity, expires_at)`` to
+    ``awards[rule]`` for each ``on`` rule that matches and ``(occurred_at, value,
+    activity)`` to ``entries[aggregate]`` for each aggregate it feeds.
+    ``profile_conditions(profile, contact_id, ctx, entries)`` returns one boolean per
+    rule (False for ``on`` rules). ``evaluate(profile, contact_id, ctx, awards,
+    entries)`` returns the total after caps, floor and ceiling, the level's name (or
+    None) and the tuple ``profile_conditions`` would return; it skips awards after
+    ``ctx.at`` and those expired by then. ``total`` takes the same arguments and
+    returns the total alone, for callers that need no level or breakdown. Awards of a
+    rule with decay are valued at ``ctx.at`` from a per-rule table of decayed values,
+    and the rules of a group add to a sum that is capped before it joins the total.
     """
 
     scoring: ProgramScoring
@@ -287,7 +279,7 @@ class _Generator:
         # Before `last_safe`, `o + length` cannot overflow, so only activities in the last
         # stretch of year 9999 pay for the checked call, which gives None for an expiry
         # past the end of datetime. The extra day covers a wall clock ahead of UTC.
-        last_safe = _shifted(_LATEST, -(length + runtime.DAY))
+        last_safe = runtime.shift_or_none(_LATEST, -(length + runtime.DAY))
         if last_safe is None:
             return checked
         return f"(o + {self.const(length)} if o < {self.const(last_safe)} else {checked})"
@@ -467,7 +459,7 @@ class _Generator:
             checked = f"_runtime.window_start(at, {self.const(aggregate.within)}, _tz)"
             # From `first_safe` on, `at - length` cannot underflow. Before it, the checked
             # call gives None (no lower bound) when the bound would be before year 1.
-            first_safe = _shifted(_EARLIEST, length + runtime.DAY)
+            first_safe = runtime.shift_or_none(_EARLIEST, length + runtime.DAY)
             if first_safe is None:
                 lower = checked
             else:

@@ -280,7 +280,10 @@ class Engine:
                 compiled.match_all,
                 context,
             )
-            for compiled, context in zip(self.compiled, self._contexts(instant), strict=False)
+            # The contexts of the personas come after the scorings' and are not needed.
+            for compiled, context in zip(
+                self.compiled, self._contexts(instant)[: len(self.compiled)], strict=True
+            )
         ]
         contexts = [part[5] for part in parts]
         if len(parts) == 1:

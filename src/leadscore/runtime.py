@@ -415,6 +415,14 @@ def add_duration(instant: Any, duration: Duration, timezone: ZoneInfo, sign: int
     return instant + delta
 
 
+def shift_or_none(instant: dt.datetime, delta: dt.timedelta) -> dt.datetime | None:
+    """Return ``instant + delta``, or None when that is outside the range of `datetime`."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return None
+
+
 def add_duration_or_none(
     instant: dt.datetime, duration: Duration, timezone: ZoneInfo
 ) -> dt.datetime | None:

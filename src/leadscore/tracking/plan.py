@@ -270,7 +270,7 @@ class EnginePlan:
         occurred_at = activity.occurred_at
         exact = self.exact_relevance.get(activity.type)
         if exact is not None:
-            return _plus(occurred_at, exact)
+            return runtime.shift_or_none(occurred_at, exact)
         latest = occurred_at
         for validity, timezone in self._validities.get(activity.type, ()):
             expires_at = runtime.expiry(occurred_at, validity, timezone)
@@ -451,14 +451,6 @@ def window_exit(
     return runtime.add_duration_or_none(occurred_at, within, timezone)
 
 
-def _plus(instant: dt.datetime, delta: dt.timedelta) -> dt.datetime | None:
-    """Return ``instant + delta``, or None (never) past the last instant a datetime can hold."""
-    try:
-        return instant + delta
-    except OverflowError:
-        return None
-
-
 def instant_of(
     value: Any, timezone: ZoneInfo, default_timezone: ZoneInfo | None
 ) -> dt.datetime | None:
@@ -493,7 +485,7 @@ def next_condition_change(
         exact = within.as_timedelta() if within.unit in EXACT_UNITS else None
         for occurred_at, _, _ in entries[index]:
             exit_at = (
-                _plus(occurred_at, exact)
+                runtime.shift_or_none(occurred_at, exact)
                 if exact is not None
                 else window_exit(occurred_at, within, timezone)
             )
