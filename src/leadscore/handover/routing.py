@@ -35,20 +35,12 @@ ANY: Final = "*"
 _ROOT: Final = "routes"
 
 
-class _Band(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
 class _Grade(Protocol):
     @property
     def name(self) -> str: ...
 
     @property
-    def fit_bands(self) -> Sequence[_Band]: ...
-
-    @property
-    def engagement_bands(self) -> Sequence[_Band]: ...
+    def labels(self) -> tuple[str, ...]: ...
 
 
 class _Program(Protocol):
@@ -141,14 +133,7 @@ class HandOverRoutes:
         scorings = tuple(engine.scorings)
         thresholds = {scoring: {t.name for t in engine.thresholds(scoring)} for scoring in scorings}
         every_threshold = set().union(*thresholds.values())
-        labels = {
-            grade.name: {
-                fit.name + engagement.name
-                for fit in grade.fit_bands
-                for engagement in grade.engagement_bands
-            }
-            for grade in engine.program.grades
-        }
+        labels = {grade.name: set(grade.labels) for grade in engine.program.grades}
         sinks = set(sink_names)
 
         for scoring, routes in self._routes.items():
@@ -171,7 +156,7 @@ class HandOverRoutes:
                         problem = f"no scoring has a threshold named {threshold!r}"
                         graded = [name for name, found in labels.items() if threshold in found]
                         if graded:
-                            # "*" covers scorings only; say where the label belongs.
+                            # "*" covers scorings only, so the error names the grade.
                             raise ConfigError(
                                 f"{problem}; {threshold!r} is a label of the grade "
                                 f"{graded[0]!r}, and grades are routed by name",

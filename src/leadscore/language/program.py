@@ -166,6 +166,15 @@ class ProgramGrade:
     engagement_bands: tuple[Band, ...]
     span: ast.Span
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every label the grade can give, highest fit band first."""
+        return tuple(
+            fit.name + engagement.name
+            for fit in self.fit_bands
+            for engagement in self.engagement_bands
+        )
+
 
 @attrs.frozen
 class Program:

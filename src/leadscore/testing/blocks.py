@@ -368,13 +368,9 @@ def _check_expect_persona(engine: Engine, expect: ast.TestExpectPersona) -> list
 
 
 def _grade_labels(engine: Engine, name: str) -> list[str]:
-    """Return every label a grade can give: a fit band's name, then an engagement band's."""
+    """Return every label a grade can give."""
     (grade,) = (grade for grade in engine.program.grades if grade.name == name)
-    return [
-        fit.name + engagement.name
-        for fit in grade.fit_bands
-        for engagement in grade.engagement_bands
-    ]
+    return list(grade.labels)
 
 
 def _check_expect_grade(engine: Engine, expect: ast.TestExpectGrade) -> list[Problem]:
