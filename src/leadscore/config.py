@@ -238,38 +238,6 @@ def _integer(value: Any, path: list[str]) -> int:
     return value
 
 
-# The checker's hints show the rule-file form of a declaration. Config declares the
-# same things as tables, so problems from config get the table form instead.
-_DECLARATION_HINTS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
-    (
-        re.compile(r"declare it with: declare activity (.+) \{ … \}"),
-        lambda match: (
-            f"declare it in the config with the table [{key_path(['activities', match[1]])}]"
-        ),
-    ),
-    (
-        re.compile(r"declare it in: declare activity (.+) \{ … \}"),
-        lambda match: (
-            f"add it with its type to the [{key_path(['activities', match[1]])}] table of the config"
-        ),
-    ),
-    (
-        re.compile(r"add it to 'declare contact \{ … \}'"),
-        lambda match: "add it with its type to the [contact] table of the config",
-    ),
-)
-
-
-def _config_hint(hint: str | None) -> str | None:
-    if hint is None:
-        return None
-    for pattern, replacement in _DECLARATION_HINTS:
-        match = pattern.fullmatch(hint)
-        if match is not None:
-            return replacement(match)
-    return hint
-
-
 class _Reader:
     """Read one config mapping into a syntax tree, and place the problems found in it by key path.
 
@@ -289,7 +257,7 @@ class _Reader:
     # ---------------------------------------------------------------- placing problems
 
     def relocate(self, problem: Problem) -> Problem:
-        """Return ``problem`` placed by file and key path, with hints in config terms."""
+        """Return ``problem`` placed by file and key path."""
         location = problem.location
         if location is None or location.source != "config" or location.key is not None:
             return problem
@@ -302,7 +270,7 @@ class _Reader:
     def _at_key(self, problem: Problem, path: tuple[str, ...], rule: str | None) -> Problem:
         assert problem.location is not None
         location = attrs.evolve(problem.location, source=self.source, key=key_path(path), rule=rule)
-        return attrs.evolve(problem, location=location, hint=_config_hint(problem.hint))
+        return attrs.evolve(problem, location=location)
 
     def _key_of(self, location: SourceLocation) -> tuple[tuple[str, ...], str | None] | None:
         line = location.source_line

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from leadscore.errors import Problem, RuleCheckError, SourceLocation
+from leadscore.errors import Problem, RuleCheckError, SourceLocation, key_path
 from leadscore.language import syntax as ast
 from leadscore.language.patterns import PatternError, compile_glob, compile_regex
 from leadscore.language.program import (
@@ -107,6 +107,27 @@ def _article(static_type: str) -> str:
         "date": "a date",
         "datetime": "a date and time",
     }.get(static_type, static_type)
+
+
+def _declaration_hint(span: ast.Span, activity_type: str | None, *, new: bool) -> str:
+    """Return how to declare a contact field (``activity_type`` None) or an activity type or attribute.
+
+    Rules from config declare these as tables, so the hint names the table there.
+    ``new`` says the activity type itself is missing, not one of its attributes.
+    """
+    config = span.origin.source == "config"
+    if activity_type is None:
+        if config:
+            return "add it with its type to the [contact] table of the config"
+        return "add it to 'declare contact { … }'"
+    table = key_path(["activities", activity_type])
+    if new:
+        if config:
+            return f"declare it in the config with the table [{table}]"
+        return f"declare it with: declare activity {activity_type} {{ … }}"
+    if config:
+        return f"add it with its type to the [{table}] table of the config"
+    return f"declare it in: declare activity {activity_type} {{ … }}"
 
 
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
@@ -859,7 +880,7 @@ class _Checker:
                 f"unknown activity type '{name}'",
                 span,
                 hint=_did_you_mean(name, self.activity_attributes)
-                or f"declare it with: declare activity {name} {{ … }}",
+                or _declaration_hint(span, name, new=True),
             )
 
     def _require_condition(self, expr: ast.Expr, static_type: StaticType, role: str) -> None:
@@ -940,9 +961,7 @@ class _Checker:
             self.reads_contact = True
             if field.builtin:
                 return CONTACT_BUILTINS[head]
-            return self._declared(
-                field, head, self.contact_fields, "contact field", "declare contact"
-            )
+            return self._declared(field, head, self.contact_fields, "contact field")
 
         if scope.kind == "when":
             self.error(
@@ -962,9 +981,8 @@ class _Checker:
             if attributes is None:
                 return "any"  # the type itself is reported as unknown elsewhere
             if head not in attributes:
-                hint = (
-                    _did_you_mean(head, attributes)
-                    or f"declare it in: declare activity {activity_type} {{ … }}"
+                hint = _did_you_mean(head, attributes) or _declaration_hint(
+                    field.span, activity_type, new=False
                 )
                 self.error(
                     f"activity type '{activity_type}' has no attribute '{head}'", field.span, hint
@@ -982,12 +1000,11 @@ class _Checker:
         head: str,
         declared: dict[str, str] | None,
         role: str,
-        how: str,
     ) -> StaticType:
         if declared is None:
             return "any"
         if head not in declared:
-            hint = _did_you_mean(head, declared) or f"add it to '{how} {{ … }}'"
+            hint = _did_you_mean(head, declared) or _declaration_hint(field.span, None, new=False)
             self.error(f"unknown {role} '{head}'", field.span, hint)
             return "any"
         return self._nested(field, declared[head])
@@ -1076,7 +1093,7 @@ class _Checker:
                     f"activity type '{aggregate.activity_type}' has no attribute '{head}'",
                     attribute_span,
                     _did_you_mean(head, attributes)
-                    or f"declare it in: declare activity {aggregate.activity_type} {{ … }}",
+                    or _declaration_hint(attribute_span, aggregate.activity_type, new=False),
                 )
             elif attributes is not None and attributes[head] not in ("number", "any"):
                 self.error(
