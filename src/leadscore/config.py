@@ -55,7 +55,7 @@ from leadscore.errors import (
     key_path,
 )
 from leadscore.language import syntax as ast
-from leadscore.language.checker import DECLARABLE_TYPES, check
+from leadscore.language.checker import check
 from leadscore.language.parser import parse_decay, parse_expire, parse_rule_body
 from leadscore.language.program import Program
 
@@ -99,10 +99,8 @@ def program_from_config(config: Mapping[str, Any], *, file: str | None = None) -
     try:
         program = check(rule_file)
     except RuleCheckError as error:
-        problems = [*reader.problems, *(reader.relocate(problem) for problem in error.problems)]
+        problems = [reader.relocate(problem) for problem in error.problems]
         raise RuleCheckError(problems).with_traceback(error.__traceback__) from None
-    if reader.problems:
-        raise RuleCheckError(reader.problems)
     warnings = tuple(reader.relocate(warning) for warning in program.warnings)
     return attrs.evolve(program, warnings=warnings)
 
@@ -205,14 +203,9 @@ def _yaml_error(error: Exception, file: str) -> ConfigError:
 def rule_file_from_config(config: Mapping[str, Any]) -> ast.RuleFile:
     """Turn a config mapping into the same syntax tree a rule file gives.
 
-    Raises RuleCheckError for a field declared with an unknown type. The checker's
-    problems in the tree name no key path; `program_from_config` adds them.
+    The checker's problems in the tree name no key path; `program_from_config` adds them.
     """
-    reader = _Reader(None)
-    rule_file = reader.rule_file(config)
-    if reader.problems:
-        raise RuleCheckError(reader.problems)
-    return rule_file
+    return _Reader(None).rule_file(config)
 
 
 def _mapping(value: Any, path: list[str]) -> Mapping[str, Any]:
@@ -251,8 +244,6 @@ class _Reader:
         self.settings: dict[tuple[str | None, str], tuple[str, ...]] = {}
         # (scoring or persona name, rule name) -> key path and lines of the rule string.
         self.rules: dict[tuple[str, str], tuple[tuple[str, ...], frozenset[str]]] = {}
-        # Problems the reader finds itself, reported before the checker's.
-        self.problems: list[Problem] = []
 
     # ---------------------------------------------------------------- placing problems
 
@@ -345,20 +336,8 @@ class _Reader:
                 )
             text = f"{'.'.join(field_path)} = {type_name}"
             span = self._setting_span(text, field_path)
-            if type_name not in DECLARABLE_TYPES:
-                self._unknown_type(type_name, text, field_path)
-                # Declared as any, the field is still known, so the rules that read it
-                # get no second error and a misspelt name still gets "did you mean".
-                type_name = "any"
             decls.append(ast.FieldDecl(str(name), type_name, span, span))
         return tuple(decls)
-
-    def _unknown_type(self, type_name: str, text: str, path: list[str]) -> None:
-        close = difflib.get_close_matches(type_name, DECLARABLE_TYPES, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else None
-        hint = hint or "the types are " + ", ".join(DECLARABLE_TYPES)
-        location = SourceLocation(self.source, 1, 1, 1, len(text) + 1, text, key=key_path(path))
-        self.problems.append(Problem("error", f"unknown field type '{type_name}'", location, hint))
 
     def _scoring(self, name: str, body: Mapping[str, Any]) -> ast.Scoring:
         path = ["scorings", name]

@@ -1310,3 +1310,20 @@ def test_config_persona_notify_each_crossing_accepted() -> None:
 def test_scoring_notify_once_accepted() -> None:
     engine = leadscore.compile('scoring "A" { notify once rule "R" { on x award 1 } }')
     assert engine.program.scorings[0].notify_once
+
+
+def test_unknown_field_type_reported_once() -> None:
+    text = (
+        "declare contact { country: txt }\n"
+        'scoring "S" { rule "R" { when contact.country == "CZ" award 1 } }\n'
+        'scoring "T" { rule "R" { when contact.countr == "CZ" award 1 } }\n'
+    )
+    with pytest.raises(RuleCheckError) as raised:
+        leadscore.compile(text)
+    problems = raised.value.problems
+    assert [problem.message for problem in problems] == [
+        "unknown field type 'txt'",
+        "unknown contact field 'countr'",
+    ]
+    assert problems[0].hint == "did you mean 'text'?"
+    assert problems[1].hint == "did you mean 'country'?"

@@ -357,8 +357,12 @@ class _Checker:
                 self.error(
                     f"unknown field type '{field.type_name}'",
                     field.type_span,
-                    hint="the types are " + ", ".join(DECLARABLE_TYPES),
+                    hint=_did_you_mean(field.type_name, DECLARABLE_TYPES)
+                    or "the types are " + ", ".join(DECLARABLE_TYPES),
                 )
+                # Declared as any, the field stays known, so the rules that read it get
+                # no second error and a misspelt name still gets "did you mean".
+                declared[field.name] = "any"
             else:
                 declared[field.name] = field.type_name
         return declared
