@@ -4,8 +4,8 @@ One contact receives 100,000 activities, one a minute (``--quick``: 20,000), thr
 `Tracker` with `MemoryStore`, under two rule files in the same run: the baseline
 without decay, and the same rules with ``decay`` on every rule. Nothing expires, so
 every activity stays in the contact's history. The table shows the cost per record in
-each block of the stream. Flat rows mean the cost does not grow with the history; the
-decay column's extra cost is its decay steps, about four per award over its life.
+each block of the stream. Flat rows mean the cost does not grow with the history. The
+decay column costs more because of its decay steps, about four per award over its life.
 
 Run: .venv/bin/python benchmarks/bench_tracker_decay.py [--quick]
 """

@@ -786,10 +786,7 @@ def window_start(
         return None
     if within.is_calendar:
         raise ValueError(f"a window of {within} has no fixed lower bound; use calendar_window")
-    try:
-        return at - within.as_timedelta()
-    except OverflowError:
-        return None
+    return shift_or_none(at, -within.as_timedelta())
 
 
 def calendar_window(

@@ -786,7 +786,7 @@ def _scoring(
         settings.append(f"timezone {quote(timezone)}")
     if draw(st.booleans()):
         settings.append(_expire_clause(draw))
-    # Personas hand nothing over, so only scorings may say notify once.
+    # Personas hand nothing over, so only scorings may set notify once.
     if not persona and draw(st.booleans()):
         settings.append("notify once")
     scoring_decays = False

@@ -575,9 +575,7 @@ def test_unencodable_profile_stores_nothing(received: Received, tmp_path: Path) 
     pipeline.close()
 
 
-def test_profiles_come_from_the_events_with_a_small_cache(
-    received: Received, tmp_path: Path
-) -> None:
+def test_profiles_from_events_small_cache(received: Received, tmp_path: Path) -> None:
     # Each event carries the contact's profile, so a store cache smaller than the batch
     # does not stop hand-overs from being built.
     pipeline = make_pipeline(received, SQLiteStore(tmp_path / "scores.db", cache_size=1))
@@ -604,9 +602,7 @@ grade "Lead grade" {
 
 
 @pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
-def test_grade_route_hands_over_each_change_to_the_label(
-    received: Received, tmp_path: Path, store_kind: str
-) -> None:
+def test_grade_route_each_change(received: Received, tmp_path: Path, store_kind: str) -> None:
     store = SQLiteStore(tmp_path / "scores.db") if store_kind == "sqlite" else MemoryStore()
     pipeline = make_pipeline(
         received,

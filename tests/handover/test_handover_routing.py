@@ -213,7 +213,7 @@ def test_grade_routes_by_label() -> None:
     assert routes.grade_sinks_for("Other grade", "A1") == ()
 
 
-def test_grade_route_with_a_label_the_grade_never_gives() -> None:
+def test_grade_route_unknown_label() -> None:
     routes = HandOverRoutes({"Lead grade": {"A3": ["crm"]}})
 
     with pytest.raises(ConfigError, match="the grade 'Lead grade' never gives the label 'A3'"):
@@ -229,7 +229,7 @@ def test_unknown_name_with_grades_in_the_rules() -> None:
         routes.check(GRADED, SINKS)
 
 
-def test_wildcard_route_with_a_grade_label_says_grades_go_by_name() -> None:
+def test_wildcard_route_grade_label() -> None:
     routes = HandOverRoutes({"*": {"A1": ["crm"]}})
 
     with pytest.raises(ConfigError, match="'A1' is a label of the grade 'Lead grade', and grades"):

@@ -149,7 +149,7 @@ def test_late_activity_adds_its_decayed_value(make_store: Any) -> None:
     assert engine_total == 50
 
 
-def test_decay_in_a_capped_rule_applies_before_the_cap(make_store: Any) -> None:
+def test_decay_before_rule_cap(make_store: Any) -> None:
     rules = """
     scoring "S" {
         threshold "Hot" at 60

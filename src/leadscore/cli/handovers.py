@@ -90,8 +90,8 @@ class RunHandOvers:
     def add(self, contact: Contact, card: ScoreCard, threshold: Threshold) -> None:
         """Queue the hand-over of a contact scored by the engine alone, outside the tracker.
 
-        Such a contact is scored once, at the run's instant, so it crosses each threshold
-        at most once and ``notify once`` has nothing to skip.
+        Such a contact is scored at the run's instant only, so each threshold it meets
+        is one crossing, and ``notify once`` is not consulted.
         """
         handover = HandOver.from_score_card(contact, card, threshold)
         self._dispatcher.outbox.add(handover, (SINK_NAME,))

@@ -388,9 +388,10 @@ def _address_header(name: str, addresses: Sequence[tuple[str, str]]) -> _Header:
     A display name that is not plain ASCII is sent as encoded words (RFC 2047 allows them
     in a display name), so a reader decodes exactly the given name.
 
-    NOTE: RFC 2047 readers join adjacent encoded words, but Python's email parser (3.11.7,
-    3.12.1 and 3.13.0) puts a space between them in a display name. A name longer than one encoded
-    word (about 45 bytes of UTF-8) then reads back there with an extra space.
+    NOTE: RFC 2047 readers join adjacent encoded words, but Python's email parser
+    (3.11.7, 3.12.1 and 3.13.0) puts a space between them in a display name. A name
+    longer than one encoded word (about 45 bytes of UTF-8) then reads back there with
+    an extra space.
     """
     display_texts = []
     units: list[str] = []

@@ -180,7 +180,7 @@ def verify_signature(secret: str | bytes, body: bytes, signature: str | bytes | 
         ok = verify_signature(secret, request.body, request.headers.get("X-Leadscore-Signature"))
     """
     # The secret and body come from the receiver's own code, so a wrong type there is a
-    # programming error and gets a clear TypeError; the signature comes from the client.
+    # programming error and raises. Only the signature comes from the client.
     if not isinstance(secret, str | bytes) or not secret:
         raise TypeError(
             f"secret must be the non-empty text or bytes the sink signs with, got {secret!r}; "

@@ -257,7 +257,7 @@ def _to_date(value: Any, list_separator: str) -> dt.date:
         try:
             return dt.date.fromisoformat(value)
         except ValueError as error:
-            # The layout is right, so the calendar is what is wrong: say which part.
+            # The layout is right, so a part of the date is out of range, and the error names it.
             raise _invalid(value, "date", str(error)) from None
     raise _invalid(value, "date", "expected an ISO 8601 date such as 2024-03-31")
 
