@@ -17,14 +17,15 @@ import attrs
 
 from leadscore.cli.console import Console
 from leadscore.cli.inputs import (
-    AT_LATEST,
     InputError,
     add_data_arguments,
     add_rules_argument,
+    check_data_arguments,
     column_options,
     command_line_hints,
     load_engine,
     parse_at,
+    whole_number,
 )
 from leadscore.cli.pipeline import ScoringRun
 from leadscore.errors import DataError
@@ -98,7 +99,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     policy.add_argument(
         "--capacity",
         metavar="N",
-        type=_count,
+        type=whole_number(0),
         help="suggest the lowest threshold that selects at most N contacts, such as "
         "the number of leads sales can call",
     )
@@ -137,16 +138,6 @@ def _share(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
-
-
 def run(args: argparse.Namespace, console: Console) -> int:
     """Evaluate the scoring; returns 0, 1 when a target is missed, or 2 for bad input."""
     with command_line_hints():
@@ -163,8 +154,7 @@ class _Outcomes:
 
 
 def _evaluate(args: argparse.Namespace, console: Console) -> int:
-    if args.at == AT_LATEST and args.activities is None:
-        raise InputError("--at latest needs --activities")
+    check_data_arguments(args, contacts_required=True)
     plotting = _import_pyplot() if args.plot is not None else None
     engine = load_engine(args)
     if not engine.scorings:

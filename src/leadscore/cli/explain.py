@@ -9,10 +9,10 @@ from typing import Any
 
 from leadscore.cli.console import Console
 from leadscore.cli.inputs import (
-    AT_LATEST,
     InputError,
     add_data_arguments,
     add_rules_argument,
+    check_data_arguments,
     column_options,
     command_line_hints,
     load_engine,
@@ -68,10 +68,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _explain(args: argparse.Namespace, console: Console) -> int:
-    if args.contacts is None and args.activities is None:
-        raise InputError("pass --contacts FILE, --activities FILE or both")
-    if args.at == AT_LATEST and args.activities is None:
-        raise InputError("--at latest needs --activities")
+    check_data_arguments(args, contacts_required=False)
     engine = load_engine(args)
     scorings = engine.scorings
     if args.scoring is not None:

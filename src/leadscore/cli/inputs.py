@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import tomllib
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,12 @@ __all__ = [
     "InputError",
     "add_data_arguments",
     "add_rules_argument",
+    "check_data_arguments",
     "column_options",
     "command_line_hints",
     "load_engine",
     "parse_at",
+    "whole_number",
 ]
 
 # The value of --at that means "the instant of the latest activity".
@@ -125,6 +127,29 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, contacts_required: bo
         help="IANA time zone, such as Europe/Prague, of activity times and of an --at "
         "written without an offset (default: such times are rejected, and --at is in UTC)",
     )
+
+
+def check_data_arguments(args: argparse.Namespace, *, contacts_required: bool) -> None:
+    """Raise InputError when the data options cannot work together."""
+    if not contacts_required and args.contacts is None and args.activities is None:
+        raise InputError("pass --contacts FILE, --activities FILE or both")
+    if args.at == AT_LATEST and args.activities is None:
+        raise InputError("--at latest needs --activities")
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """Return an argparse type that reads a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {value}")
+        return value
+
+    return parse
 
 
 def load_engine(args: argparse.Namespace) -> Engine:

@@ -14,14 +14,15 @@ from typing import Any, TextIO
 
 from leadscore.cli.console import Console
 from leadscore.cli.inputs import (
-    AT_LATEST,
     InputError,
     add_data_arguments,
     add_rules_argument,
+    check_data_arguments,
     column_options,
     command_line_hints,
     load_engine,
     parse_at,
+    whole_number,
 )
 from leadscore.cli.output import open_output
 from leadscore.cli.pipeline import Progress, ScoredContact, ScoringRun
@@ -75,7 +76,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     output.add_argument(
         "--top",
         metavar="N",
-        type=_positive_int,
+        type=whole_number(1),
         help="keep only the N contacts with the highest totals, highest first; ties keep "
         "file order (default: every contact, in file order)",
     )
@@ -94,16 +95,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
-
-
 def run(args: argparse.Namespace, console: Console) -> int:
     """Score the contacts, write the rows and return 0. Bad input raises InputError (exit 2)."""
     with command_line_hints():
@@ -111,10 +102,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _score(args: argparse.Namespace, console: Console) -> int:
-    if args.contacts is None and args.activities is None:
-        raise InputError("pass --contacts FILE, --activities FILE or both")
-    if args.at == AT_LATEST and args.activities is None:
-        raise InputError("--at latest needs --activities")
+    check_data_arguments(args, contacts_required=False)
 
     engine = load_engine(args)
     if not engine.scorings:
